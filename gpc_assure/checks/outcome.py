@@ -1,0 +1,119 @@
+"""OperationOutcome checks: the shape every GP Connect error takes, and the code each case demands."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from gpc_assure.checks.http import no_response
+from gpc_assure.fhir import profiles
+from gpc_assure.fhir.parse import validate_structure
+from gpc_assure.fhir.terminology import ISSUE_TYPES, SPINE_ERROR_DISPLAY, SPINE_ERROR_SYSTEM
+from gpc_assure.findings import Check, Finding
+from gpc_assure.transport.exchange import BodyNotJson, Exchange
+
+
+def outcome_shape(body: Any, requirement: str = "GEN-ERR-001") -> list[Finding]:
+    """GEN-ERR-001: profile, severity, issue type, Spine code with its display, diagnostics."""
+    problems = validate_structure(body, "OperationOutcome")
+    if problems:
+        return [Finding(requirement, f"error body is not a valid OperationOutcome: {problems[0]}")]
+    out: list[Finding] = []
+    profile = (body.get("meta") or {}).get("profile") or []
+    if profiles.OPERATION_OUTCOME not in profile:
+        out.append(Finding(requirement, f"meta.profile must include {profiles.OPERATION_OUTCOME}",
+                           path="meta.profile"))
+    issues = body.get("issue") or []
+    for n, issue in enumerate(issues):
+        where = f"issue[{n}]"
+        if issue.get("severity") != "error":
+            out.append(Finding(requirement, f"severity is {issue.get('severity')!r}, expected 'error'", path=where))
+        if issue.get("code") not in ISSUE_TYPES:
+            out.append(Finding(requirement, f"code {issue.get('code')!r} is not an IssueType", path=where))
+        codings = (issue.get("details") or {}).get("coding") or []
+        spine = [c for c in codings if c.get("system") == SPINE_ERROR_SYSTEM]
+        if not spine:
+            out.append(Finding(requirement, f"details.coding has no coding with system {SPINE_ERROR_SYSTEM}",
+                               path=where))
+        for c in spine:
+            code, display = c.get("code"), c.get("display")
+            if code not in SPINE_ERROR_DISPLAY:
+                out.append(Finding(requirement, f"{code!r} is not a Spine-ErrorOrWarningCode-1 code", path=where))
+            elif display != SPINE_ERROR_DISPLAY[code]:
+                out.append(Finding(requirement, f"display for {code} is {display!r}, expected "
+                                                f"{SPINE_ERROR_DISPLAY[code]!r}", path=where))
+    return out
+
+
+def spine_codes(body: Any) -> list[str]:
+    return [
+        c.get("code")
+        for issue in (body.get("issue") or []) if isinstance(issue, dict)
+        for c in ((issue.get("details") or {}).get("coding") or []) if isinstance(c, dict)
+        if c.get("system") == SPINE_ERROR_SYSTEM
+    ]
+
+
+def operation_outcome(
+    status: int | Collection[int],
+    code: str | Collection[str],
+    requirement: str,
+    issue_code: str | Collection[str] | None = None,
+    reading: str | None = None,
+    diagnostics_required: bool = False,
+) -> Check:
+    """An error response: the HTTP status, the Spine error code and (optionally) the issue type.
+
+    Where the spec allows more than one answer (readings recorded in the catalogue), pass all
+    accepted values; the finding names the reading so the report can show it.
+    """
+    statuses = {status} if isinstance(status, int) else set(status)
+    codes = {code} if isinstance(code, str) else set(code)
+    issue_codes = None if issue_code is None else ({issue_code} if isinstance(issue_code, str) else set(issue_code))
+
+    def check(ex: Exchange) -> list[Finding]:
+        if missing := no_response(ex, requirement):
+            return missing
+        assert ex.response is not None
+        want = f"{'/'.join(map(str, sorted(statuses)))} {'/'.join(sorted(codes))}"
+        try:
+            body = ex.json
+        except BodyNotJson as exc:
+            return [Finding(requirement, f"expected {want} with an OperationOutcome; HTTP {ex.response.status} "
+                                         f"and {exc}", reading=reading)]
+        out: list[Finding] = []
+        if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
+            rtype = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
+            return [Finding(requirement, f"expected {want} with an OperationOutcome; got HTTP "
+                                         f"{ex.response.status} with {rtype}", reading=reading)]
+        found = spine_codes(body)
+        if ex.response.status not in statuses or not codes.intersection(found):
+            out.append(Finding(requirement, f"expected {want}; got {ex.response.status} "
+                                            f"{'/'.join(map(str, found)) or '(no Spine code)'}", reading=reading))
+        if issue_codes is not None:
+            got = {i.get("code") for i in body.get("issue") or [] if isinstance(i, dict)}
+            if not issue_codes & got:
+                out.append(Finding(requirement, f"issue.code {sorted(map(str, got))} should be "
+                                                f"{' or '.join(sorted(issue_codes))}", reading=reading))
+        if diagnostics_required and not any(
+            isinstance(i, dict) and i.get("diagnostics") for i in body.get("issue") or []
+        ):
+            out.append(Finding(requirement, "diagnostics must say what was wrong", reading=reading))
+        return out
+
+    return check
+
+
+def valid_outcome(requirement: str = "GEN-ERR-001") -> Check:
+    """Whatever the error, its body is a well-formed GP Connect OperationOutcome."""
+
+    def check(ex: Exchange) -> list[Finding]:
+        if missing := no_response(ex, requirement):
+            return missing
+        try:
+            body = ex.json
+        except BodyNotJson as exc:
+            return [Finding(requirement, f"error response has no OperationOutcome: {exc}")]
+        return outcome_shape(body, requirement)
+
+    return check

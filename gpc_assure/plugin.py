@@ -1,0 +1,18 @@
+"""The gpc-assure pytest plugin: one module per concern, registered together.
+
+- requirements: markers, test metadata (title, requirement IDs, flow, role), catalogue checks
+- target: the system under test (a target file, or the built-in reference system), preflight
+- evidence: the evidence pack folder and the exchange files
+- checks: the `verify` fixture that runs checks and fails a test on its findings
+- report: outcomes, per-requirement verdicts, results.json
+- console: the progress display and summary table of `gpc-assure run`
+"""
+
+pytest_plugins = [
+    "gpc_assure.plugins.requirements",
+    "gpc_assure.plugins.target",
+    "gpc_assure.plugins.evidence",
+    "gpc_assure.plugins.checks",
+    "gpc_assure.plugins.report",
+    "gpc_assure.plugins.console",
+]

@@ -1,0 +1,143 @@
+"""Outcomes of conformance tests, and results.json written at the end of every run.
+
+The outcome vocabulary is the design's: passed, failed, error (the run or environment failed,
+not the target), skipped, not-applicable, insufficient-data. results.json is written even when
+the run stops early (unreachable target, run deadline, interrupt).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from gpc_assure.outcomes import InsufficientData, NotApplicable, RunDeadline, SuiteDefect
+from gpc_assure.plugins.evidence import update_latest_link
+from gpc_assure.plugins.requirements import meta_of
+from gpc_assure.plugins.state import EXCHANGES, FINDINGS, RUN
+from gpc_assure.report import results as results_mod
+from gpc_assure.requirements import load_catalogue
+
+PHASES = pytest.StashKey[dict[str, tuple[pytest.TestReport, type | None, str]]]()
+RESULTS = pytest.StashKey[dict[str, Any]]()
+MAX_MESSAGE = 4000
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report: pytest.TestReport = yield
+    if meta_of(item) is not None:
+        exc_type = call.excinfo.type if call.excinfo else None
+        message = ""
+        if call.excinfo is not None:
+            value = call.excinfo.value
+            message = getattr(value, "msg", None) or str(value) or call.excinfo.typename
+            notes = getattr(value, "__notes__", None)
+            if notes:  # hypothesis attaches the falsifying example here
+                message += "\n" + "\n".join(str(n) for n in notes)
+            if exc_type is not None and not issubclass(exc_type, (AssertionError, pytest.skip.Exception)):
+                message = f"{call.excinfo.typename}: {message}"
+        item.stash.setdefault(PHASES, {})[call.when] = (report, exc_type, message)
+    return report
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    meta = meta_of(item)
+    if meta is None:
+        return
+    for rid in meta.requirements:
+        item.user_properties.append(("requirement", rid))
+    item.user_properties.append(("title", meta.title))
+    run = item.config.stash.get(RUN, None)
+    if run is not None and run.deadline is not None and time.monotonic() > run.deadline:
+        limit = run.target.timeouts.run_s if run.target else 0
+        raise RunDeadline(msg=f"the run's time limit ({limit:g} s) was reached before this test started")
+
+
+def _classify(phases: dict[str, tuple[pytest.TestReport, type | None, str]]) -> tuple[str, str]:
+    setup = phases.get("setup")
+    call = phases.get("call")
+    teardown = phases.get("teardown")
+    for phase in (setup, call):
+        if phase is None:
+            continue
+        report, exc_type, message = phase
+        if report.skipped:
+            if exc_type and issubclass(exc_type, InsufficientData):
+                return "insufficient-data", message
+            if exc_type and issubclass(exc_type, NotApplicable):
+                return "not-applicable", message
+            if exc_type and issubclass(exc_type, RunDeadline):
+                return "error", message
+            return "skipped", message
+        if report.failed:
+            if phase is setup or (exc_type and issubclass(exc_type, SuiteDefect)):
+                return "error", message
+            return "failed", message
+    if teardown is not None and teardown[0].failed:
+        return "error", f"teardown failed: {teardown[2]}"
+    return "passed", ""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    result = yield
+    meta = meta_of(item)
+    run = item.config.stash.get(RUN, None)
+    if meta is None or run is None:
+        return result
+    phases = item.stash.get(PHASES, {})
+    outcome, message = _classify(phases)
+    findings = item.stash.get(FINDINGS, [])
+    failed_reqs: list[str] = []
+    if outcome == "failed":
+        failed_reqs = list(dict.fromkeys(f.requirement for f in findings)) or list(meta.requirements)
+    duration = sum(rep.duration for rep, _, _ in phases.values())
+    run.records.append({
+        "id": meta.id,
+        "title": meta.title,
+        "flow": meta.flow,
+        "role": meta.role,
+        "requirements": list(meta.requirements),
+        "outcome": outcome,
+        "message": message[:MAX_MESSAGE],
+        "duration_s": round(duration, 4),
+        "exchanges": list(item.stash.get(EXCHANGES, [])),
+        "findings": [{"requirement": f.requirement, "message": f.message[:1000], "reading": f.reading,
+                      "path": f.path} for f in findings],
+        "failed_requirements": failed_reqs,
+    })
+    item.config.hook.pytest_gpc_test_recorded(record=run.records[-1], config=item.config)
+    return result
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from gpc_assure.plugins import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    run = config.stash.get(RUN, None)
+    if run is None or not (run.active or run.setup_error):
+        return
+    flows = set(config.getoption("gpc_flow") or []) or None
+    roles = set(config.getoption("gpc_role") or []) or None
+    data = results_mod.build(run, run.records, load_catalogue(), flows, roles)
+    config.stash[RESULTS] = data
+    try:
+        results_mod.write_json(run.output / "results.json", data)
+    except OSError as exc:
+        print(f"gpc-assure: could not write results.json to {run.output}: {exc.strerror}", file=sys.stderr)
+        session.exitstatus = 3
+        return
+    update_latest_link(run.output)
+    config.hook.pytest_gpc_results_written(results=data, output=run.output, config=config)
+
+
+def results_of(config: pytest.Config) -> dict[str, Any] | None:
+    return config.stash.get(RESULTS, None)

@@ -1,0 +1,94 @@
+"""The system under test: a target file, or the built-in reference GP system started for the run.
+
+Before the first conformance test the plugin checks that the target answers at all (a preflight
+GET /metadata); a target that cannot be reached ends the run with exit code 3 and a one-line
+reason, and the evidence pack is still written.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gpc_assure.errors import GpcAssureError
+from gpc_assure.plugins.requirements import meta_of
+from gpc_assure.plugins.state import RUN, Run
+from gpc_assure.target import Target, load_target
+from gpc_assure.transport.client import GpcClient
+
+EXIT_UNREACHABLE = 3
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Generated inputs: no example database in the project, no per-example deadline (network
+    # latency is the target's, judged by the exchange timeouts), fixtures shared across examples.
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("gpc-assure", database=None, deadline=None, max_examples=25,
+                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    settings.load_profile("gpc-assure")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("gpc-assure")
+    g.addoption("--gpc-target", default=None, help="target TOML file (default: the built-in reference system)")
+    g.addoption("--gpc-fault", default=None, help="start the reference system with this named fault")
+
+
+def _start(run: Run, config: pytest.Config) -> None:
+    target_file = config.getoption("gpc_target")
+    fault = config.getoption("gpc_fault")
+    if target_file and fault:
+        raise pytest.UsageError("--fault applies to the built-in reference system; do not combine with --target")
+    if target_file:
+        run.target = load_target(target_file)
+        run.target_file = str(target_file)
+    else:
+        from gpc_assure.reference.server import ReferenceServer
+
+        run.server = ReferenceServer(faults=[fault] if fault else []).start()
+        run.target = run.server.target()
+        run.fault = fault
+    run.deadline = time.monotonic() + run.target.timeouts.run_s
+
+
+def preflight(target: Target) -> str | None:
+    """None when the target answers HTTP at all, else why it cannot be used."""
+    with GpcClient(target) as client:
+        ex = client.call("metadata.read", label="preflight")
+    if ex.response is None:
+        return f"target {target.provider.base_url} cannot be used: {ex.error}"
+    return None
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session: pytest.Session):
+    run = session.config.stash.get(RUN, None)
+    if run is not None and any(meta_of(i) for i in session.items) and not session.config.option.collectonly:
+        run.active = True
+        try:
+            _start(run, session.config)
+            run.setup_error = preflight(run.target)
+        except GpcAssureError as exc:
+            run.setup_error = str(exc)
+            if exc.exit_code == 2:
+                raise pytest.UsageError(str(exc)) from None
+        if run.setup_error:
+            pytest.exit(run.setup_error, returncode=EXIT_UNREACHABLE)
+    return (yield)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN, None)
+    if run is not None and run.server is not None:
+        run.server.stop()
+        run.server = None
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Target:
+    run = request.config.stash[RUN]
+    if run.target is None:
+        pytest.skip("no target: this test runs only inside a gpc-assure run")
+    return run.target

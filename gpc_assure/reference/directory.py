@@ -1,0 +1,1 @@
+"""Reference handlers: directory (filled in by the Foundations work)."""

@@ -1,0 +1,1 @@
+"""Reference handlers: patients (filled in by the Foundations work)."""

@@ -1,0 +1,103 @@
+"""Run the reference GP system on loopback, in a background thread, and describe it as a Target."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from gpc_assure.errors import TargetUnreachable
+from gpc_assure.reference.app import ReferenceProvider
+from gpc_assure.reference.data import Pack, load_pack
+from gpc_assure.reference.faults import ActiveFaults
+from gpc_assure.target import Target, parse_target
+
+
+def target_mapping(pack: Pack, base: str) -> dict[str, Any]:
+    """A target file's content pointing at a reference system served at `base` (http://host:port)."""
+    org = next(o for o in pack.organisation if o.id == pack.practice.organisation_id)
+    patients: dict[str, Any] = {}
+    for role, nhs in pack.roles().items():
+        rec = next((p for p in [*pack.patient, *pack.pds] if p.nhs_number == nhs), None)
+        entry: dict[str, Any] = {"nhs_number": nhs}
+        if rec is not None:
+            entry.update(family=rec.family, given=list(rec.given), birth_date=rec.birth_date)
+            if rec.gender:
+                entry["gender"] = rec.gender
+        patients[role] = entry
+    prac = pack.practitioner[0]
+    return {
+        "target": {"name": "gpc-assure reference GP system"},
+        "provider": {"base_url": f"{base}/{pack.practice.ods_code}/STU3/1/gpconnect",
+                     "asid": pack.practice.asid, "ods_code": pack.practice.ods_code},
+        "consumer": pack.consumer.model_dump(mode="json"),
+        "timeouts": {"connect_s": 5, "read_s": 10, "request_s": 20, "run_s": 1800},
+        "test_data": {
+            "patients": patients,
+            "practitioner_sds_user_id": prac.sds_user_id,
+            "practitioner_id": prac.id,
+            "organisation_ods_code": org.ods_code,
+            "organisation_id": org.id,
+            "location_id": pack.location[0].id,
+        },
+    }
+
+
+def free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+class ReferenceServer:
+    """The reference provider served by uvicorn on 127.0.0.1 in a daemon thread."""
+
+    def __init__(self, faults: list[str] | tuple[str, ...] = (), port: int = 0, pack: Pack | None = None,
+                 host: str = "127.0.0.1"):
+        self.pack = pack or load_pack()
+        self.provider = ReferenceProvider(self.pack, ActiveFaults(faults))
+        self.sock = free_socket(host, port)
+        self.host, self.port = self.sock.getsockname()[:2]
+        config = uvicorn.Config(self.provider.app, log_level="warning", access_log=False, lifespan="off",
+                                timeout_keep_alive=5)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.sock]},
+                                        name="gpc-reference", daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> ReferenceServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise TargetUnreachable("the reference GP system did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+    def __enter__(self) -> ReferenceServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def target(self) -> Target:
+        return parse_target(target_mapping(self.pack, self.base), source="reference target")
+
+    def write_target(self, path: Path) -> None:
+        import tomli_w
+
+        path.write_text(tomli_w.dumps(target_mapping(self.pack, self.base)), "utf-8")
