@@ -7,8 +7,9 @@ clear message when a test has no requirement or names one the catalogue does not
 
 from __future__ import annotations
 
+import json
 import string
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("gpc-assure")
     g.addoption("--gpc-flow", action="append", default=[], help="run only this flow (repeatable)")
     g.addoption("--gpc-role", action="append", default=[], help="run only this role (repeatable)")
+    g.addoption("--gpc-list-tests", default=None, metavar="FILE",
+                help="write the collected conformance tests and their metadata to FILE (JSON)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -121,3 +124,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     # Tests that create data run last, so read-only tests never see what they leave behind.
     selected.sort(key=lambda i: bool((m := meta_of(i)) and m.creates_data))
     items[:] = selected
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    path = session.config.getoption("gpc_list_tests")
+    if path:
+        metas = [asdict(m) for i in session.items if (m := meta_of(i)) is not None]
+        Path(path).write_text(json.dumps(metas, indent=1), "utf-8")

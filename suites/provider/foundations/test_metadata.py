@@ -40,7 +40,7 @@ def test_metadata_formats_match_behaviour(gpc, verify):
     verify.must(ex, http.status(200, "GEN-CT-009"))
     declared = set(ex.json.get("format") or [])
     for fmt, media in (("json", http.FHIR_MEDIA["json"]), ("xml", http.FHIR_MEDIA["xml"])):
-        probe = gpc.call("metadata.read", params={"_format": media}, label=f"metadata as {fmt}")
+        probe = gpc.call("metadata.read", headers={"Accept": media}, label=f"metadata as {fmt}")
         ctype = (probe.response.header("Content-Type") or "") if probe.response else ""
         served = probe.status == 200 and ctype.split(";")[0].strip() == media
         verify.that(served == (media in declared), "GEN-CT-009",
