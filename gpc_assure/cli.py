@@ -1,4 +1,5 @@
-"""The `gpc-assure` command: run the suites, serve the reference system, list faults.
+"""The `gpc-assure` command: run the suites, serve the reference system, list faults, and rebuild,
+verify and compare evidence packs (report, verify, diff).
 
 Exit codes (DESIGN.md): 0 every requirement tested was met, 1 a requirement not met, 2 bad usage
 or configuration (one line, no traceback), 3 the run could not reach or complete against the target.
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gpc_assure import __version__
 from gpc_assure.errors import ConfigError, GpcAssureError
@@ -22,7 +26,8 @@ ROLES = ("provider", "consumer", "sender", "receiver")
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as for every usage error
-        raise ConfigError(f"{self.prog}: {message}")
+        command = self.prog.removeprefix("gpc-assure").strip()
+        raise ConfigError(f"{command}: {message}" if command else message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,9 +41,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--role", action="append", choices=ROLES, help="only this role (repeatable)")
     run.add_argument("--output", type=Path, help="evidence pack folder (default reports/<run-id>/)")
     run.add_argument("--fault", help="start the reference system with this named fault (see 'faults')")
+    run.add_argument("--pfs-version", choices=("current", "legacy"),
+                     help="the User Permissions version the built-in reference serves (default current; a "
+                          "target file declares its own in [permissions])")
     run.add_argument("--seed", type=int, help="seed for generated inputs (default: random, recorded)")
     run.add_argument("-k", dest="keyword", help="only tests matching this pytest keyword expression")
     run.add_argument("--quiet", action="store_true", help="no progress display; the summary only")
+    run.add_argument("--deviations", type=Path,
+                     help="TOML file of accepted deviations (requirement or test, justification, expiry date)")
+    run.add_argument("--mask-patients", action="store_true",
+                     help="mask NHS numbers and names in everything written to the evidence pack")
+
+    rep = sub.add_parser("report", help="rebuild a pack's reports and manifest from its results.json")
+    rep.add_argument("pack", type=Path, metavar="DIR")
+    ver = sub.add_parser("verify", help="check every file of a pack against its manifest.json")
+    ver.add_argument("pack", type=Path, metavar="DIR")
+    dif = sub.add_parser("diff", help="requirements and tests whose verdict changed between two runs")
+    dif.add_argument("old", type=Path, metavar="OLD", help="evidence pack folder (or its results.json)")
+    dif.add_argument("new", type=Path, metavar="NEW", help="evidence pack folder (or its results.json)")
+    dif.add_argument("--json", action="store_true", help="print the differences as JSON")
 
     sub.add_parser("faults", help="list the reference system's named faults")
 
@@ -48,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     serve.add_argument("--write-target", type=Path, help="write a target file pointing at it")
     serve.add_argument("--fault", help="start with this named fault")
+    serve.add_argument("--pfs-version", choices=("current", "legacy"),
+                       help="the User Permissions version to serve (default current)")
     return p
 
 
@@ -59,25 +82,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gpc_assure.reference import faults as fault_registry
     from gpc_assure.report.results import exit_code
     from gpc_assure.target import load_target
+    from gpc_assure.transport.client import build_ssl_context
 
     if args.target and args.fault:
         raise ConfigError("--fault starts the built-in reference system; it cannot be combined with --target")
     if args.target:
-        load_target(args.target)  # fail fast with a one-line message
+        build_ssl_context(load_target(args.target))  # fail fast with a one-line message
     if args.fault:
         fault_registry.get(args.fault)
+    if args.pfs_version:
+        if args.target:
+            raise ConfigError("--pfs-version chooses the built-in reference system's User Permissions version; a "
+                              "target file declares its own ([permissions] version)")
+        from gpc_assure.reference.permissions import choose_version
+
+        choose_version([args.fault] if args.fault else [], args.pfs_version)  # fail fast with a one-line message
+    if args.deviations:
+        from gpc_assure.report.deviations import load as load_deviations
+        from gpc_assure.requirements import load_catalogue
+
+        load_deviations(args.deviations, load_catalogue())  # fail fast with a one-line message
     output: Path = args.output or REPORTS_DIR / new_run_id()
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create the output folder {output}: {exc.strerror}") from None
+    _check_writable(output)
     results_path = output / "results.json"
     if results_path.exists():
         results_path.unlink()
 
-    pytest_args = [str(SUITES_DIR), "--rootdir", str(PROJECT_ROOT), "-p", "no:cacheprovider",
-                   "--gpc-output", str(output), f"--junitxml={output / 'junit.xml'}", "-o", "junit_family=xunit1",
-                   "-o", "junit_suite_name=gpc-assure", "-p", "no:terminal"]
+    # schemathesis is used as a library (suites/provider/permissions/test_properties.py); its pytest plugin
+    # would only slow every start.
+    pytest_args = [str(SUITES_DIR), "--rootdir", str(PROJECT_ROOT), "-p", "no:cacheprovider", "-p", "no:schemathesis",
+                   "--gpc-output", str(output), "-p", "no:terminal",
+                   # junit.xml is written from results.json by the outputs plugin (rebuildable, redacted,
+                   # deviation-aware); allure-pytest writes allure-results/ live, links resolve to report.html.
+                   f"--alluredir={output / 'allure-results'}", "--clean-alluredir",
+                   "--allure-link-pattern=tms:../report.html#req-{}"]
+    if args.deviations:
+        pytest_args += ["--gpc-deviations", str(args.deviations)]
+    if args.mask_patients:
+        pytest_args.append("--gpc-mask-patients")
     if not args.quiet:
         pytest_args.append("--gpc-console")
     if args.target:
@@ -93,8 +139,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     started = time.monotonic()
-    code = pytest.main(pytest_args)
-    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR) and not results_path.exists():
+    try:
+        code = _with_pfs_version(args.pfs_version, lambda: pytest.main(pytest_args))
+    except OSError as exc:  # a pack file a third-party plugin writes on a full or failing disk
+        print(f"gpc-assure: could not write the evidence pack in {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 3
+    if code == pytest.ExitCode.USAGE_ERROR and not results_path.exists():
         print("gpc-assure: the suites could not be started (see the message above)", file=sys.stderr)
         return 2
     if not results_path.exists():
@@ -104,13 +154,104 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"gpc-assure: the run ended without writing {results_path}", file=sys.stderr)
         return 3
     results = json.loads(results_path.read_text("utf-8"))
+    if args.quiet and results["run"].get("error"):
+        print(f"gpc-assure: {results['run']['error']}", file=sys.stderr)
+    if results["run"].get("evidence_write_failures"):
+        print(f"gpc-assure: the evidence pack is incomplete: {results['run']['evidence_write_failures']} "
+              f"file(s) could not be written to {output} "
+              f"({results['run'].get('evidence_write_error') or 'write failed'})", file=sys.stderr)
     if args.quiet:
         s = results["summary"]
         print(f"gpc-assure: {s['tests']} tests, {s['passed']} passed, {s['failed']} failed, {s['error']} error; "
               f"requirements {s['requirements']}; pack {output} ({time.monotonic() - started:.1f} s)")
     if code == pytest.ExitCode.INTERRUPTED and not results["run"].get("error"):
         return 3
-    return exit_code(results)
+    verdict = exit_code(results)
+    _print_manifest_hash(output)
+    if not (output / "junit.xml").is_file():
+        print(f"gpc-assure: the evidence pack is incomplete: {output / 'junit.xml'} could not be written",
+              file=sys.stderr)
+        return verdict or 3
+    return verdict
+
+
+def _print_manifest_hash(pack: Path) -> None:
+    """The manifest's own hash in the log: a record outside the pack of what the pack was."""
+    try:
+        digest = json.loads((pack / "manifest.json").read_text("utf-8")).get("manifest_sha256")
+    except (OSError, ValueError):
+        print(f"gpc-assure: the evidence pack has no readable manifest.json in {pack}", file=sys.stderr)
+        return
+    print(f"gpc-assure: pack manifest sha256 {digest}")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from gpc_assure.report import pack
+
+    results = pack.load_results(args.pack)
+    problems = pack.build(args.pack, results, built_by="gpc-assure report")
+    for p in problems:
+        print(f"gpc-assure: could not build {p}", file=sys.stderr)
+    print(f"gpc-assure: rebuilt {', '.join(pack.OUTPUTS)}, allure-results/ and manifest.json in {args.pack}")
+    _print_manifest_hash(args.pack)
+    return 3 if problems else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from gpc_assure.report import manifest
+
+    if not (args.pack / manifest.MANIFEST).is_file():
+        raise ConfigError(f"{args.pack}: no {manifest.MANIFEST} (not an evidence pack, or not finished)")
+    result = manifest.verify(args.pack)
+    for line in result.lines():
+        print(line)
+    if result.ok:
+        print(f"gpc-assure: {args.pack}: all {result.checked} files match manifest.json "
+              f"(manifest sha256 {result.manifest_sha256})")
+        return 0
+    print(f"gpc-assure: {args.pack}: the pack does NOT match its manifest", file=sys.stderr)
+    return 1
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from gpc_assure.report import diff, pack
+
+    def load(path: Path) -> dict:
+        return pack.load_results(path.parent if path.is_file() else path)
+
+    result = diff.compare(load(args.old), load(args.new))
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=1))
+    else:
+        print("\n".join(result.lines()))
+    return 0 if result.same else 1
+
+
+def _with_pfs_version(version: str | None, run: Callable[[], Any]) -> Any:
+    """Run with the reference's User Permissions version set (it reads $GPC_ASSURE_PFS_VERSION), then restore."""
+    from gpc_assure.reference.permissions import ENV_VERSION
+
+    if version is None:
+        return run()
+    before = os.environ.get(ENV_VERSION)
+    os.environ[ENV_VERSION] = version
+    try:
+        return run()
+    finally:
+        if before is None:
+            os.environ.pop(ENV_VERSION, None)
+        else:
+            os.environ[ENV_VERSION] = before
+
+
+def _check_writable(output: Path) -> None:
+    """Fail before the run, not after it, when the evidence pack cannot be written."""
+    probe = output / f".gpc-assure-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write to the output folder {output}: {exc.strerror}") from None
 
 
 def cmd_faults() -> int:
@@ -131,7 +272,8 @@ def cmd_faults() -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from gpc_assure.reference.server import ReferenceServer
 
-    server = ReferenceServer(faults=[args.fault] if args.fault else [], port=args.port).start()
+    server = ReferenceServer(faults=[args.fault] if args.fault else [], port=args.port,
+                             pfs_version=args.pfs_version).start()
     try:
         target = server.target()
         print(f"reference GP system serving {target.provider.base_url}" +
@@ -154,6 +296,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "faults":
             return cmd_faults()
+        if args.command == "report":
+            return cmd_report(args)
+        if args.command == "verify":
+            return cmd_verify(args)
+        if args.command == "diff":
+            return cmd_diff(args)
         if args.command == "reference":
             return cmd_serve(args)
         raise ConfigError(f"unknown command {args.command}")

@@ -28,7 +28,7 @@ def body_for_evidence(raw: bytes, content_type: str | None) -> dict[str, Any]:
         try:
             out["json"] = redact_mapping(json.loads(raw))
             return out
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON, or hostile nesting: keep as text
             pass
     out["text"] = redact_text(text)
     return out
@@ -38,7 +38,7 @@ def exchange_record(ex: Exchange, test_id: str | None = None) -> dict[str, Any]:
     req = ex.request
     record: dict[str, Any] = {
         "test": test_id,
-        "label": ex.label,
+        "label": redact_text(ex.label),
         "interaction": ex.interaction,
         "elapsed_s": round(ex.elapsed_s, 4),
         "request": {
@@ -48,8 +48,8 @@ def exchange_record(ex: Exchange, test_id: str | None = None) -> dict[str, Any]:
             "body": body_for_evidence(req.body, req.header("Content-Type")),
         },
         "response": None,
-        "error": ex.error,
-        "notes": ex.notes,
+        "error": redact_text(ex.error) if ex.error else None,
+        "notes": [redact_text(n) for n in ex.notes],
     }
     if ex.response is not None:
         r = ex.response
@@ -71,6 +71,7 @@ class EvidenceStore:
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self.failed_writes = 0
+        self.last_write_error: str | None = None  # why the latest failed write failed, e.g. "No space left"
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -81,12 +82,18 @@ class EvidenceStore:
             n = next(self._counter)
         slug = re.sub(r"[^A-Za-z0-9]+", "-", ex.interaction or ex.request.method).strip("-").lower()
         name = f"{n:05d}-{slug}.json"
+        path = self.dir / name
         try:
-            (self.dir / name).write_text(json.dumps(exchange_record(ex, test_id), indent=1, ensure_ascii=False),
-                                         "utf-8")
-        except OSError:
-            # A full disk must not lose the run: the test keeps its verdict; the pack notes the gap.
+            path.write_text(json.dumps(exchange_record(ex, test_id), indent=1, ensure_ascii=False), "utf-8")
+        except OSError as exc:
+            # A full disk must not lose the run: the test keeps its verdict; the pack notes the gap,
+            # and holds no half-written file.
             self.failed_writes += 1
+            self.last_write_error = exc.strerror or str(exc)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
             return None
         ex.evidence_file = f"exchanges/{name}"
         return ex.evidence_file

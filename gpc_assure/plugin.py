@@ -4,7 +4,10 @@
 - target: the system under test (a target file, or the built-in reference system), preflight
 - evidence: the evidence pack folder and the exchange files
 - checks: the `verify` fixture that runs checks and fails a test on its findings
+- permissions: the Patient Facing User Permissions client (`pfs`), test patients, version gating
 - report: outcomes, per-requirement verdicts, results.json
+- outputs: report.html, scal.xlsx, junit.xml, allure-results, requirements.csv, manifest.json;
+  accepted deviations, patient masking
 - console: the progress display and summary table of `gpc-assure run`
 """
 
@@ -13,6 +16,8 @@ pytest_plugins = [
     "gpc_assure.plugins.target",
     "gpc_assure.plugins.evidence",
     "gpc_assure.plugins.checks",
+    "gpc_assure.plugins.permissions",
     "gpc_assure.plugins.report",
+    "gpc_assure.plugins.outputs",
     "gpc_assure.plugins.console",
 ]

@@ -12,6 +12,7 @@ import io
 import json
 import multiprocessing
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterable
@@ -54,6 +55,8 @@ def _run(args: tuple[str, list[str], str, list[str]]) -> RunOutcome:
     name, cli_args, out_dir, breaks = args
     from gpc_assure.cli import main
 
+    _forget_parent_conftests()
+
     started = time.monotonic()
     sink = io.StringIO()
     try:
@@ -79,6 +82,13 @@ def _run(args: tuple[str, list[str], str, list[str]]) -> RunOutcome:
     )
 
 
+def _forget_parent_conftests() -> None:
+    # When the self-test runs inside pytest (the project's own tests), the parent has imported its own
+    # conftest modules; the child's run must import the suites' conftests under the same names.
+    for name in [n for n in sys.modules if n == "conftest" or n.endswith(".conftest")]:
+        del sys.modules[name]
+
+
 def _preload() -> None:
     # Import once in the parent so forked workers share it (the "set-up shared across faults").
     import fhir.resources.STU3.bundle  # noqa: F401
@@ -86,7 +96,7 @@ def _preload() -> None:
     import pytest  # noqa: F401
     import uvicorn  # noqa: F401
 
-    import gpc_assure.cli  # noqa: F401
+    import gpc_assure.cli
     import gpc_assure.reference.app  # noqa: F401
 
 

@@ -10,16 +10,22 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from gpc_assure.errors import ConfigError
+from gpc_assure.pfs.section import PermissionsSection
 
 # Each patient role, and what a patient must be like to play it. The reference data pack offers all.
 PATIENT_ROLES: dict[str, str] = {
     "registered_verified": "active at the practice, NHS number traced and verified on PDS",
     "unverified_pds_traceable": "#921: active, NHS number never verified, PDS trace verifies it",
     "unverified_pds_mismatch": "#921: active, NHS number never verified, PDS demographics do not match",
+    "unverified_pds_partial": "#921: active, NHS number never verified, PDS has the same names but one part "
+                              "of the birth date differs (verification passes on the partial rule)",
+    "unverified_pds_flagged": "#921: active, NHS number never verified, PDS demographics match but the PDS "
+                              "record is flagged invalid, superseded or deceased",
     "deceased": "deceased locally and on PDS",
     "sensitive": "S-flagged (sensitive) on PDS",
     "inactive": "left the practice (inactive locally), alive and unflagged on PDS",
@@ -48,6 +54,14 @@ class ProviderSection(_Strict):
             raise ValueError("must start with http:// or https://")
         if v.endswith("/"):
             raise ValueError("must not end with '/' (GP Connect service roots have no trailing slash)")
+        if any(c.isspace() for c in v):
+            raise ValueError("must not contain spaces")
+        parts = urlsplit(v)
+        if not parts.hostname:
+            raise ValueError("has no host name")
+        _ = parts.port  # raises ValueError for a port that is not a number in 0-65535
+        if parts.query or parts.fragment or v.endswith(("?", "#")):
+            raise ValueError("must not have a query (?) or fragment (#)")
         return v
 
 
@@ -87,7 +101,11 @@ class TlsSection(_Strict):
 
     @field_validator("client_cert", "client_key", "ca_bundle")
     @classmethod
-    def _exists(cls, v: Path | None) -> Path | None:
+    def _exists(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        # A relative path is relative to the target file, so a target and its certificates move together.
+        base = (info.context or {}).get("base_dir")
+        if v is not None and base is not None and not v.is_absolute():
+            v = Path(base) / v
         if v is not None and not v.is_file():
             raise ValueError(f"file not found: {v}")
         return v
@@ -123,7 +141,15 @@ class TestData(_Strict):
     practitioner_id: str | None = None
     organisation_ods_code: str | None = None
     organisation_id: str | None = None
-    location_id: str | None = None
+    location_id: str | None = None  # one of the practice's surgeries (its managingOrganization is the practice)
+    # The SDS role profile ids of the test practitioner (practitioner_sds_user_id, whose logical id is
+    # practitioner_id), and another practitioner who holds none.
+    practitioner_role_profile_ids: list[str] = []
+    practitioner_without_role_profile_sds_user_id: str | None = None
+    # Identifiers the target does not hold, for not-found tests; override if the defaults exist there.
+    unknown_sds_user_id: str = "999999999999"
+    unknown_ods_code: str = "Z99999"
+    unknown_logical_id: str = "gpc-assure-unknown-id"
 
     @field_validator("patients", mode="before")
     @classmethod
@@ -146,6 +172,43 @@ class Capabilities(_Strict):
     gzip: bool = True
 
 
+class BookingOrganisation(_Strict):
+    """An organisation the suite books appointments as (the contained bookingOrganisation)."""
+
+    ods_code: str
+    name: str
+    telephone: str
+    type: Literal["gp-practice", "urgent-care"] | None = None  # GPConnect-OrganisationType-1
+
+
+class AppointmentsSection(_Strict):
+    """What the Appointment Management tests need from the target; a missing value makes the tests that
+    need it insufficient-data, and an option declared unsupported makes them not-applicable."""
+
+    booking_organisation: BookingOrganisation | None = None
+    # Another organisation (different ODS code) for "any organisation may read or amend" (APT-READ-005).
+    other_organisation: BookingOrganisation | None = None
+    multi_slot_booking: bool = True  # books several adjacent slots as one appointment (#912)
+    releases_cancelled_slots: bool = True  # a cancelled appointment's slots are offered again (APT-CAN-006)
+    # searchFilter values the suite sends (default: the booking organisation's type and ODS code).
+    search_filter_org_type: str | None = None
+    search_filter_ods_code: str | None = None
+    # Test data holding free slots restricted to this organisation type / ODS code (APT-SAM-003).
+    restricted_org_type: str | None = None
+    restricted_ods_code: str | None = None
+    booking_window_days: int | None = Field(None, gt=0)  # the practice offers slots this far ahead
+    patient_role: str = "registered_verified"  # whom the suite books for
+    empty_patient_role: str | None = None  # a patient role with no appointments from today on
+    past_appointment_id: str | None = None  # an appointment that has already started (APT-READ-002)
+
+    @field_validator("patient_role", "empty_patient_role")
+    @classmethod
+    def _known_role(cls, v: str | None) -> str | None:
+        if v is not None and v not in PATIENT_ROLES:
+            raise ValueError(f"unknown patient role '{v}'")
+        return v
+
+
 class TargetInfo(_Strict):
     name: str = "unnamed target"
     gpconnect_version: Literal["1.2.7"] = "1.2.7"
@@ -159,6 +222,9 @@ class Target(_Strict):
     timeouts: Timeouts = Timeouts()
     test_data: TestData = TestData()
     capabilities: Capabilities = Capabilities()
+    # GP Connect (Patient Facing) User Permissions; without it every permissions test is not-applicable.
+    permissions: PermissionsSection | None = None
+    appointments: AppointmentsSection = AppointmentsSection()
 
     def redacted(self) -> dict[str, Any]:
         """The target as it may appear in evidence: secrets replaced, paths kept."""
@@ -168,16 +234,19 @@ class Target(_Strict):
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
+    return " ".join(".".join(str(p) for p in loc).split()) or "(top level)"
 
 
-def parse_target(data: dict[str, Any], source: str = "target") -> Target:
-    """Validate a target mapping; the first problem becomes a one-line ConfigError naming the field."""
+def parse_target(data: dict[str, Any], source: str = "target", base_dir: Path | None = None) -> Target:
+    """Validate a target mapping; the first problem becomes a one-line ConfigError naming the field.
+
+    Relative TLS file paths are resolved against `base_dir` (the target file's folder) when given.
+    """
     try:
-        return Target.model_validate(data)
+        return Target.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         err = exc.errors()[0]
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = " ".join(err["msg"].removeprefix("Value error, ").split())  # one line, whatever the input held
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
@@ -199,4 +268,4 @@ def load_target(path: str | Path) -> Target:
         raise ConfigError(f"{p}: target file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from None
-    return parse_target(data, source=str(p))
+    return parse_target(data, source=str(p), base_dir=p.parent)

@@ -19,4 +19,14 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "setup: chromium not found (install Debian's 'chromium' to run the browser test)" >&2
   fi
 fi
+# Stoplight Prism (pinned in tools/prism/package-lock.json): the independent peer of the User Permissions
+# suite (tests/test_prism_peer.py, skipped without it).
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -x tools/prism/node_modules/.bin/prism ]; then
+    npm ci --prefix tools/prism --no-audit --no-fund --loglevel=error \
+      || echo "setup: could not install Prism; the Prism peer tests will be skipped" >&2
+  fi
+else
+  echo "setup: npm not found (install Node.js to run the Prism peer tests)" >&2
+fi
 echo "setup: done (.venv ready)"

@@ -23,3 +23,29 @@ def collected_tests(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     )
     assert proc.returncode == 0, f"collecting the suites failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return json.loads(Path(out).read_text())
+
+
+# Evidence packs from real runs, shared by the report, manifest, diff and browser tests
+# (selection and fault in report_samples.py).
+
+
+@pytest.fixture(scope="session")
+def clean_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The evidence pack of a fault-free run against the reference system (read-only: copy to change)."""
+    from report_samples import PACK_SELECTION, run_gpc
+
+    out = tmp_path_factory.mktemp("packs") / "clean"
+    proc = run_gpc("run", *PACK_SELECTION, "--output", out)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def fault_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The evidence pack of a run against the reference system with PACK_FAULT (read-only)."""
+    from report_samples import PACK_FAULT, PACK_SELECTION, run_gpc
+
+    out = tmp_path_factory.mktemp("packs") / "fault"
+    proc = run_gpc("run", *PACK_SELECTION, "--fault", PACK_FAULT, "--output", out)
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return out

@@ -25,7 +25,7 @@ def test_fault_free_reference_passes_everything(mutation_results, capsys):
 
 @pytest.mark.slow
 def test_every_fault_is_caught_by_a_test_naming_its_requirements(mutation_results):
-    clean, detections = mutation_results
+    _clean, detections = mutation_results
     missed = [f"{d.fault.name} (breaks {', '.join(d.fault.breaks)}; not met: {d.outcome.not_met}; "
               f"exit {d.outcome.exit_code}; {d.outcome.problem or ''})" for d in detections if not d.caught]
     assert not missed, "faults no test caught:\n  " + "\n  ".join(missed)
@@ -33,6 +33,6 @@ def test_every_fault_is_caught_by_a_test_naming_its_requirements(mutation_result
 
 @pytest.mark.slow
 def test_faults_break_only_what_they_name(mutation_results):
-    clean, detections = mutation_results
+    _clean, detections = mutation_results
     imprecise = [f"{d.fault.name}: also not met {d.extra}" for d in detections if d.extra]
     assert not imprecise, "faults whose runs report requirements they do not name:\n  " + "\n  ".join(imprecise)

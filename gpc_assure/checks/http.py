@@ -127,3 +127,204 @@ def etag_matches_version(requirement: str = "GEN-HTTP-002") -> Check:
         return []
 
     return check
+
+
+def error_status(requirement: str, reading: str | None = None) -> Check:
+    """The request was refused: any 4xx or 5xx (where the spec names no particular status)."""
+
+    def check(ex: Exchange) -> list[Finding]:
+        if missing := no_response(ex, requirement):
+            return missing
+        assert ex.response is not None
+        if ex.response.status < 400:
+            return [Finding(requirement, f"HTTP {ex.response.status}: the request was served, expected it to be "
+                                         "refused with an error", reading=reading)]
+        return []
+
+    return check
+
+
+def media_type(fmt: str, requirement: str) -> Check:
+    """Content-Type names the formal FHIR media type of the format (application/fhir+json or +xml)."""
+    media = FHIR_MEDIA[fmt]
+
+    def check(ex: Exchange) -> list[Finding]:
+        if missing := no_response(ex, requirement):
+            return missing
+        assert ex.response is not None
+        ct = ex.response.header("Content-Type")
+        base = (ct or "").split(";")[0].strip().lower()
+        if base != media:
+            return [Finding(requirement, f"Content-Type is {ct!r}, expected {media}")]
+        return []
+
+    return check
+
+
+def body_format(ex: Exchange) -> str | None:
+    """'json' or 'xml' when the body is a FHIR resource in that format, else None (whatever the headers say)."""
+    if ex.response is None or ex.response.truncated or not ex.response.body:
+        return None
+    raw = ex.response.body.lstrip()
+    if raw.startswith(b"{"):
+        try:
+            body = ex.json
+        except BodyNotJson:
+            return None
+        return "json" if isinstance(body, dict) and isinstance(body.get("resourceType"), str) else None
+    if raw.startswith(b"<"):
+        return "xml" if fhir_xml_root(raw) else None
+    return None
+
+
+def fhir_xml_root(raw: bytes) -> str | None:
+    """The resource type of a FHIR XML document (root element in the FHIR namespace), else None."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return None
+    name = etree.QName(root)
+    return name.localname if name.namespace == "http://hl7.org/fhir" else None
+
+
+def in_format(fmt: str, requirement: str, reading: str | None = None) -> Check:
+    """The body is a FHIR resource in this format (judged from the body; media_type judges the header)."""
+
+    def check(ex: Exchange) -> list[Finding]:
+        if missing := no_response(ex, requirement):
+            return missing
+        assert ex.response is not None
+        got = body_format(ex)
+        if got != fmt:
+            what = f"a FHIR {got.upper()} body" if got else "no FHIR resource body"
+            return [Finding(requirement, f"expected a FHIR {fmt.upper()} body, got {what} (HTTP "
+                                         f"{ex.response.status}, Content-Type {ex.response.header('Content-Type')!r})",
+                            reading=reading)]
+        if fmt == "xml":
+            problems = _xml_problems(ex.response.body)
+            if problems:
+                return [Finding(requirement, f"the XML body is not valid FHIR STU3: {problems}", reading=reading)]
+        return []
+
+    return check
+
+
+def _xml_problems(raw: bytes) -> str | None:
+    from gpc_assure.fhir.parse import model_for
+
+    rtype = fhir_xml_root(raw.lstrip())
+    model = model_for(rtype) if rtype else None
+    if model is None:
+        return f"{rtype!r} is not an STU3 resource type this suite reads"
+    try:
+        model.model_validate_xml(raw)
+    except Exception as exc:  # fhir.resources raises several types for bad XML
+        return str(exc).splitlines()[0][:300]
+    return None
+
+
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?utf-8\"?\s*(;|$)", re.IGNORECASE)
+
+
+def charset_utf8(requirement: str, reading: str | None = None) -> Check:
+    """Content-Type declares charset=utf-8 (however spaced), and the body is valid UTF-8."""
+
+    def check(ex: Exchange) -> list[Finding]:
+        if missing := no_response(ex, requirement):
+            return missing
+        assert ex.response is not None
+        if not ex.response.body:
+            return []
+        ct = ex.response.header("Content-Type") or ""
+        out = []
+        if not _CHARSET.search(ct):
+            out.append(Finding(requirement, f"Content-Type {ct!r} does not declare charset=utf-8", reading=reading))
+        try:
+            ex.response.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            out.append(Finding(requirement, f"the body is not valid UTF-8 ({exc.reason} at byte {exc.start})"))
+        return out
+
+    return check
+
+
+def charset_unspaced(requirement: str, reading: str | None = None) -> Check:
+    """The charset parameter is written ';charset=utf-8', with no whitespace (judged when it is there)."""
+
+    def check(ex: Exchange) -> list[Finding]:
+        if missing := no_response(ex, requirement):
+            return missing
+        assert ex.response is not None
+        ct = ex.response.header("Content-Type") or ""
+        if _CHARSET.search(ct) and not re.search(r";charset=utf-8", ct, re.IGNORECASE):
+            return [Finding(requirement, f"Content-Type {ct!r} should read ';charset=utf-8' without spaces",
+                            reading=reading)]
+        return []
+
+    return check
+
+
+def gzip_encoded(requirement: str) -> Check:
+    """The response body was sent gzip-compressed (Content-Encoding: gzip)."""
+
+    def check(ex: Exchange) -> list[Finding]:
+        if missing := no_response(ex, requirement):
+            return missing
+        assert ex.response is not None
+        codings = [c.strip().lower() for v in ex.response.header_values("Content-Encoding") for c in v.split(",")]
+        if "gzip" not in codings:
+            shown = ", ".join(codings) or "none"
+            return [Finding(requirement, f"Accept-Encoding: gzip was sent but the body was not gzip-compressed "
+                                         f"(Content-Encoding: {shown})")]
+        return []
+
+    return check
+
+
+def strict_transport_security(requirement: str) -> Check:
+    """An HTTPS response carries Strict-Transport-Security with a positive max-age (RFC 6797)."""
+
+    def check(ex: Exchange) -> list[Finding]:
+        if missing := no_response(ex, requirement):
+            return missing
+        assert ex.response is not None
+        value = ex.response.header("Strict-Transport-Security")
+        if not value:
+            return [Finding(requirement, "no Strict-Transport-Security header on an HTTPS response")]
+        m = re.search(r"max-age\s*=\s*\"?(\d+)", value, re.IGNORECASE)
+        if not m or int(m.group(1)) <= 0:
+            return [Finding(requirement, f"Strict-Transport-Security {value!r} has no positive max-age")]
+        return []
+
+    return check
+
+
+BEARER_ERRORS = frozenset({"invalid_request", "invalid_token", "insufficient_scope"})
+
+
+def bearer_challenge(requirement: str, error_code: bool = True, reading: str | None = None) -> Check:
+    """RFC 6750 §3.1: the refusal carries WWW-Authenticate with the Bearer scheme and, when a token was
+    sent, one of the bearer error codes (judged only on error responses)."""
+
+    def check(ex: Exchange) -> list[Finding]:
+        if missing := no_response(ex, requirement):
+            return missing
+        assert ex.response is not None
+        if ex.response.status < 400:
+            return []
+        values = ex.response.header_values("WWW-Authenticate")
+        bearer = [v for v in values if v.strip().lower().startswith("bearer")]
+        if not bearer:
+            shown = "; ".join(values) or "absent"
+            return [Finding(requirement, f"a refused token needs a WWW-Authenticate: Bearer challenge (was: {shown})",
+                            reading=reading)]
+        if error_code:
+            codes = set(re.findall(r'error\s*=\s*"?([a-z_]+)', " ".join(bearer)))
+            if not codes & BEARER_ERRORS:
+                return [Finding(requirement, f"WWW-Authenticate {bearer[0]!r} should carry error=\"invalid_request\" "
+                                             "or error=\"invalid_token\"", reading=reading)]
+        return []
+
+    return check

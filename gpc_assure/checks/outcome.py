@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from typing import Any
 
@@ -115,5 +116,97 @@ def valid_outcome(requirement: str = "GEN-ERR-001") -> Check:
         except BodyNotJson as exc:
             return [Finding(requirement, f"error response has no OperationOutcome: {exc}")]
         return outcome_shape(body, requirement)
+
+    return check
+
+
+# Statuses the error-handling page defines a Spine error code for: these always carry an
+# OperationOutcome. Other 4xx/5xx (405, 411, 415...) may carry one but need not (general guidance).
+OUTCOME_STATUSES = frozenset({400, 403, 404, 409, 422, 500, 501})
+
+
+def body_as_json(ex: Exchange) -> Any:
+    """The body as JSON-shaped data, from FHIR JSON or FHIR XML; None when it is neither."""
+    if ex.response is None or not ex.response.body or ex.response.truncated:
+        return None
+    try:
+        return ex.json
+    except BodyNotJson:
+        pass
+    from gpc_assure.checks.http import fhir_xml_root
+    from gpc_assure.fhir.parse import model_for
+
+    rtype = fhir_xml_root(ex.response.body.lstrip())
+    model = model_for(rtype) if rtype else None
+    if model is None:
+        return None
+    try:
+        return json.loads(model.model_validate_xml(ex.response.body).model_dump_json(exclude_none=True))
+    except Exception:  # not valid FHIR XML: reported as having no OperationOutcome
+        return None
+
+
+def error_outcome(requirement: str = "GEN-ERR-001a", reading: str | None = None) -> Check:
+    """An error response carries a well-formed GP Connect OperationOutcome (JSON or XML).
+
+    Judged for every status the error page gives a Spine code; for other errors only when a body
+    claims to be an OperationOutcome. Successful responses are not judged (other checks say why
+    the request should have failed).
+    """
+
+    def check(ex: Exchange) -> list[Finding]:
+        if missing := no_response(ex, requirement):
+            return missing
+        assert ex.response is not None
+        st = ex.response.status
+        if st < 400:
+            return []
+        body = body_as_json(ex)
+        is_outcome = isinstance(body, dict) and body.get("resourceType") == "OperationOutcome"
+        if not is_outcome:
+            if st in OUTCOME_STATUSES:
+                return [Finding(requirement, f"HTTP {st} error without a GP Connect OperationOutcome body",
+                                reading=reading)]
+            return []
+        return [Finding(f.requirement, f.message, reading=reading, path=f.path)
+                for f in outcome_shape(body, requirement)]
+
+    return check
+
+
+def code_when(status: int, code: str | Collection[str], requirement: str,
+              issue_code: str | Collection[str] | None = None, reading: str | None = None) -> Check:
+    """When the answer has this status, its Spine code (and issue type) is the catalogue's for it.
+
+    The case's own requirement judges whether that status was right; this judges only the code
+    that goes with it, so a wrong status and a wrong code are reported against different rows.
+    """
+    inner = operation_outcome(status, code, requirement, issue_code=issue_code, reading=reading)
+
+    def check(ex: Exchange) -> list[Finding]:
+        if ex.response is None or ex.response.status != status:
+            return []
+        return inner(ex)
+
+    return check
+
+
+def diagnostics(requirement: str, statuses: Collection[int] | None = None, exclude: Collection[int] = (),
+                reading: str | None = None) -> Check:
+    """An error OperationOutcome says in diagnostics what was wrong (judged for the given statuses)."""
+
+    def check(ex: Exchange) -> list[Finding]:
+        if ex.response is None:
+            return []
+        st = ex.response.status
+        if st < 400 or st in exclude or (statuses is not None and st not in statuses):
+            return []
+        body = body_as_json(ex)
+        if not (isinstance(body, dict) and body.get("resourceType") == "OperationOutcome"):
+            return []  # whether an OperationOutcome was due is error_outcome's question
+        if not any(isinstance(i, dict) and str(i.get("diagnostics") or "").strip() for i in body.get("issue") or []):
+            return [Finding(requirement, f"the HTTP {st} OperationOutcome has no diagnostics saying what was wrong",
+                            reading=reading)]
+        return []
 
     return check

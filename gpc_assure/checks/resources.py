@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from gpc_assure.checks.http import no_response
+from gpc_assure.fhir import profile_rules
 from gpc_assure.fhir.parse import validate_structure
 from gpc_assure.findings import Check, Finding
 from gpc_assure.transport.exchange import BodyNotJson, Exchange
@@ -117,6 +118,33 @@ def id_matches(expected_id: str, requirement: str = "GEN-HTTP-003") -> Check:
     return check
 
 
+def profile(resource_type: str, requirement: str, url: str | None = None, limit: int = 20) -> Check:
+    """Every resource of the type in the body conforms to its GP Connect profile (profiles/rules).
+
+    Checked against the profile the interaction demands (`url`, by default the GP Connect profile for
+    the type), not whatever meta.profile claims; `meta(...)` checks the claim itself.
+    """
+    want = url or profile_rules.GPC_PROFILE_BY_TYPE.get(resource_type)
+    if want is None:
+        raise ValueError(f"no GP Connect profile for {resource_type}; pass url=")
+    profile_rules.profile(want)  # an unknown profile is a suite defect: fail when the check is built
+
+    def check(ex: Exchange) -> list[Finding]:
+        body, out = _body(ex, requirement)
+        if out:
+            return out
+        for path, res in iter_resources(body, resource_type):
+            found = profile_rules.problems(res, want)
+            where = path or None
+            for problem in found[:limit]:
+                out.append(Finding(requirement, problem, path=where, reading=profile_rules.reading_of(problem)))
+            if len(found) > limit:
+                out.append(Finding(requirement, f"... and {len(found) - limit} more profile problems", path=where))
+        return out
+
+    return check
+
+
 def each(resource_type: str, rule: Rule, requirement: str, reading: str | None = None) -> Check:
     """Apply a pure resource rule to every resource of the type in the body."""
 
@@ -145,3 +173,36 @@ def body_rule(rule: Callable[[Any], list[str]], requirement: str, reading: str |
 
 def _join(a: str, b: str) -> str:
     return f"{a}.{b}" if a else b
+
+
+# Resources that describe the server or an error rather than data the provider holds; the common
+# resource rules (GEN-RES-*) do not apply to them.
+NOT_DATA = frozenset({"CapabilityStatement", "OperationOutcome", "Bundle"})
+
+
+def iter_data_resources(body: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, resource) for the body, or each resource a Bundle holds, leaving out NOT_DATA types."""
+    if not isinstance(body, dict):
+        return
+    if body.get("resourceType") == "Bundle":
+        for n, entry in enumerate(body.get("entry") or []):
+            res = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(res, dict) and res.get("resourceType") not in NOT_DATA:
+                yield f"entry[{n}].resource", res
+    elif body.get("resourceType") not in NOT_DATA:
+        yield "", body
+
+
+def every(rule: Rule, requirement: str, reading: str | None = None) -> Check:
+    """Apply a pure resource rule to every data resource in the body, whatever its type."""
+
+    def check(ex: Exchange) -> list[Finding]:
+        body, out = _body(ex, requirement)
+        if out:
+            return out
+        for path, res in iter_data_resources(body):
+            where = f"{path} ({res.get('resourceType')})" if path else res.get("resourceType")
+            out.extend(Finding(requirement, p, path=where, reading=reading) for p in rule(res))
+        return out
+
+    return check

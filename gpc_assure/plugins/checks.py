@@ -17,7 +17,9 @@ from gpc_assure.transport.exchange import Exchange
 
 
 class ConformanceFailure(AssertionError):
-    """The findings of a test, raised after its body ran."""
+    """The findings of a test. `complete` when raised after the whole body ran (every check ran)."""
+
+    complete = False
 
 
 def _format(findings: list[Finding], exchanges: dict[int, Exchange]) -> str:
@@ -80,5 +82,7 @@ def pytest_runtest_call(item: pytest.Item):
     result = yield
     findings = item.stash.get(FINDINGS, [])
     if findings:
-        raise ConformanceFailure(_format(findings, {}))
+        failure = ConformanceFailure(_format(findings, {}))
+        failure.complete = True
+        raise failure
     return result

@@ -17,7 +17,7 @@ from gpc_assure.plugins.requirements import meta_of
 
 _STYLE = {"passed": "green", "failed": "red", "error": "magenta", "not-met": "red", "met": "green",
           "insufficient-data": "yellow", "not-applicable": "cyan", "skipped": "yellow", "not-tested": "yellow",
-          "attested": "blue"}
+          "attested": "blue", "accepted-deviation": "yellow"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,6 +63,8 @@ class ConsoleReporter:
         table = Table(title="Requirements", show_edge=False)
         table.add_column("flow")
         verdicts = ["met", "not-met", "not-tested", "not-applicable", "attested"]
+        if any(r["verdict"] == "accepted-deviation" for r in results["requirements"]):
+            verdicts.insert(2, "accepted-deviation")  # only when a deviations file accepted a failure
         for v in verdicts:
             table.add_column(v, justify="right", style=_STYLE.get(v))
         flows = sorted({r["flow"] for r in results["requirements"]})

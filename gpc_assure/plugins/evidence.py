@@ -15,12 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from allure_commons import hookimpl as allure_hookimpl
+from allure_commons import plugin_manager as allure_plugins
 
+from gpc_assure.errors import GpcAssureError
 from gpc_assure.evidence import EvidenceStore
 from gpc_assure.paths import REPORTS_DIR
 from gpc_assure.plugins.state import EXCHANGES, RUN, Run
 from gpc_assure.transport.client import GpcClient
 from gpc_assure.transport.exchange import Exchange
+
+ALLURE_GUARD = pytest.StashKey["AllureWriteGuard"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,6 +55,66 @@ def evidence_store(run: Run) -> EvidenceStore:
     if run.evidence is None:
         run.evidence = EvidenceStore(run.output)
     return run.evidence
+
+
+class AllureWriteGuard:
+    """allure-pytest writes allure-results/ as the tests run, and an OSError there (a full disk) would
+    end the whole session with an internal error and no results.json. This wraps its file writes: a
+    failed one is counted with the pack's other failed writes, and its half-written file removed."""
+
+    def __init__(self, run: Run, folder: Path):
+        self.run = run
+        self.folder = folder
+
+    def _guard(self):
+        try:
+            return (yield)
+        except OSError as exc:
+            try:
+                store = evidence_store(self.run)
+                store.failed_writes += 1
+                store.last_write_error = exc.strerror or str(exc)
+            except GpcAssureError:
+                pass  # the exchange files fail too, and say so
+            for partial in self.folder.glob("*.tmp"):
+                partial.unlink(missing_ok=True)
+            return None
+
+    @allure_hookimpl(wrapper=True)
+    def report_result(self, result):
+        return (yield from self._guard())
+
+    @allure_hookimpl(wrapper=True)
+    def report_container(self, container):
+        return (yield from self._guard())
+
+    @allure_hookimpl(wrapper=True)
+    def report_attached_file(self, source, file_name):
+        return (yield from self._guard())
+
+    @allure_hookimpl(wrapper=True)
+    def report_attached_data(self, body, file_name):
+        return (yield from self._guard())
+
+    @allure_hookimpl(wrapper=True)
+    def report_globals(self, globals_item):
+        return (yield from self._guard())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    folder = getattr(session.config.option, "allure_report_dir", None)
+    run = session.config.stash.get(RUN, None)
+    if folder and run is not None:
+        guard = AllureWriteGuard(run, Path(folder))
+        allure_plugins.register(guard)
+        session.config.stash[ALLURE_GUARD] = guard
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    guard = config.stash.get(ALLURE_GUARD, None)
+    if guard is not None and allure_plugins.is_registered(guard):
+        allure_plugins.unregister(guard)
 
 
 def update_latest_link(output: Path) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -17,10 +19,12 @@ from gpc_assure.outcomes import InsufficientData, NotApplicable, RunDeadline, Su
 from gpc_assure.plugins.evidence import update_latest_link
 from gpc_assure.plugins.requirements import meta_of
 from gpc_assure.plugins.state import EXCHANGES, FINDINGS, RUN
+from gpc_assure.redaction import redact_text
 from gpc_assure.report import results as results_mod
 from gpc_assure.requirements import load_catalogue
 
 PHASES = pytest.StashKey[dict[str, tuple[pytest.TestReport, type | None, str]]]()
+COMPLETE = pytest.StashKey[bool]()
 RESULTS = pytest.StashKey[dict[str, Any]]()
 MAX_MESSAGE = 4000
 
@@ -40,6 +44,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
             if exc_type is not None and not issubclass(exc_type, (AssertionError, pytest.skip.Exception)):
                 message = f"{call.excinfo.typename}: {message}"
         item.stash.setdefault(PHASES, {})[call.when] = (report, exc_type, message)
+        if call.when == "call":
+            # Every check of the test ran: it passed, or failed only on findings kept to the end.
+            item.stash[COMPLETE] = call.excinfo is None or bool(getattr(call.excinfo.value, "complete", False))
     return report
 
 
@@ -108,6 +115,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         "findings": [{"requirement": f.requirement, "message": f.message[:1000], "reading": f.reading,
                       "path": f.path} for f in findings],
         "failed_requirements": failed_reqs,
+        "complete": item.stash.get(COMPLETE, False),
     })
     item.config.hook.pytest_gpc_test_recorded(record=run.records[-1], config=item.config)
     return result
@@ -119,15 +127,49 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hooks)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
+    # A wrapper rather than trylast: results.json is written after every other plugin has finished,
+    # even when one of them failed (pytest's junit.xml writer raises OSError on a full disk).
+    try:
+        yield
+    except OSError as exc:
+        print(f"gpc-assure: could not write {exc.filename or 'a report file'}: {exc.strerror or exc}",
+              file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+    _redact_junit(session.config)
+    _write_results(session)
+
+
+def _redact_junit(config: pytest.Config) -> None:
+    """junit.xml quotes failure messages, which may echo a token or key the target sent back."""
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if not xmlpath or not Path(xmlpath).is_file():
+        return
+    path = Path(xmlpath)
+    try:
+        text = path.read_text("utf-8")
+        ElementTree.fromstring(text)  # a file cut short by a full disk is removed, not left half-written
+        redacted = redact_text(text)
+        if redacted != text:
+            path.write_text(redacted, "utf-8")
+    except (OSError, UnicodeDecodeError, ElementTree.ParseError) as exc:
+        print(f"gpc-assure: removed an incomplete {path.name} ({getattr(exc, 'strerror', None) or exc})",
+              file=sys.stderr)
+        path.unlink(missing_ok=True)
+
+
+def _write_results(session: pytest.Session) -> None:
     config = session.config
     run = config.stash.get(RUN, None)
     if run is None or not (run.active or run.setup_error):
         return
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED and not run.setup_error:
+        run.setup_error = "the run was interrupted before it finished; the pack holds what ran until then"
     flows = set(config.getoption("gpc_flow") or []) or None
     roles = set(config.getoption("gpc_role") or []) or None
     data = results_mod.build(run, run.records, load_catalogue(), flows, roles)
+    config.hook.pytest_gpc_results_built(results=data, config=config)
     config.stash[RESULTS] = data
     try:
         results_mod.write_json(run.output / "results.json", data)
@@ -136,7 +178,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 3
         return
     update_latest_link(run.output)
-    config.hook.pytest_gpc_results_written(results=data, output=run.output, config=config)
+    try:
+        config.hook.pytest_gpc_results_written(results=data, output=run.output, config=config)
+    except OSError as exc:  # the outputs built from results.json, on a full or failing disk
+        print(f"gpc-assure: could not write the evidence pack's other files to {run.output}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def results_of(config: pytest.Config) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ reason, and the evidence pack is still written.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 import pytest
 
@@ -15,7 +16,8 @@ from gpc_assure.errors import GpcAssureError
 from gpc_assure.plugins.requirements import meta_of
 from gpc_assure.plugins.state import RUN, Run
 from gpc_assure.target import Target, load_target
-from gpc_assure.transport.client import GpcClient
+from gpc_assure.transport.client import GpcClient, Observer
+from gpc_assure.transport.exchange import Exchange
 
 EXIT_UNREACHABLE = 3
 
@@ -53,13 +55,26 @@ def _start(run: Run, config: pytest.Config) -> None:
     run.deadline = time.monotonic() + run.target.timeouts.run_s
 
 
-def preflight(target: Target) -> str | None:
+def preflight(target: Target, observers: Iterable[Observer] = ()) -> str | None:
     """None when the target answers HTTP at all, else why it cannot be used."""
-    with GpcClient(target) as client:
+    with GpcClient(target, observers=observers) as client:
         ex = client.call("metadata.read", label="preflight")
     if ex.response is None:
-        return f"target {target.provider.base_url} cannot be used: {ex.error}"
+        where = f" [{ex.evidence_file}]" if ex.evidence_file else ""
+        return f"target {target.provider.base_url} cannot be used: {ex.error}{where}"
     return None
+
+
+def _record_preflight(run: Run) -> Observer:
+    """The preflight exchange goes into the evidence pack: it is the evidence for an unreachable target."""
+
+    def record(ex: Exchange) -> None:
+        # Imported here: importing a later plugin module at load time defeats pytest's assertion rewriting.
+        from gpc_assure.plugins.evidence import evidence_store
+
+        evidence_store(run).write(ex, "preflight")
+
+    return record
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -69,7 +84,7 @@ def pytest_runtestloop(session: pytest.Session):
         run.active = True
         try:
             _start(run, session.config)
-            run.setup_error = preflight(run.target)
+            run.setup_error = preflight(run.target, [_record_preflight(run)])
         except GpcAssureError as exc:
             run.setup_error = str(exc)
             if exc.exit_code == 2:

@@ -8,6 +8,7 @@ carries `Cache-Control: no-store`.
 
 from __future__ import annotations
 
+import gzip
 import importlib
 import logging
 import re
@@ -17,12 +18,15 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
-from gpc_assure.reference import negotiation, security
+from gpc_assure.fhir.parse import model_for
+from gpc_assure.reference import negotiation, representation, security
 from gpc_assure.reference.data import Pack
 from gpc_assure.reference.faults import ActiveFaults, declare
 from gpc_assure.reference.outcomes import ProviderError, bad_request, not_found, outcome
+from gpc_assure.reference.permissions import BASE_PATH as PFS_BASE_PATH
+from gpc_assure.reference.permissions import PermissionsProvider
 from gpc_assure.reference.routing import HANDLERS, Context, Reply
 from gpc_assure.reference.store import Store
 from gpc_assure.transport.interactions import INTERACTIONS, Interaction
@@ -34,6 +38,8 @@ HANDLER_MODULES = [
     "gpc_assure.reference.capability",
     "gpc_assure.reference.patients",
     "gpc_assure.reference.directory",
+    "gpc_assure.reference.slots",
+    "gpc_assure.reference.appointments",
 ]
 
 MISSING_CACHE_CONTROL = declare(
@@ -47,38 +53,70 @@ WRONG_VERB_405 = declare(
     "a wrong HTTP verb gets 405 with an empty body instead of 400 BAD_REQUEST")
 NOT_IMPLEMENTED_404 = declare(
     "unimplemented-resource-not-501", ["ERR-013"], "foundations",
-    "a request for a resource type the provider does not implement gets 404 instead of 501 NOT_IMPLEMENTED")
+    "a request for a resource type or operation the provider does not implement gets 404 instead of 501 "
+    "NOT_IMPLEMENTED")
 ERROR_WITHOUT_DISPLAY = declare(
-    "error-outcome-missing-display", ["GEN-ERR-001"], "foundations",
+    "error-outcome-missing-display", ["GEN-ERR-001a"], "foundations",
     "OperationOutcome details.coding carries the code but no display")
 ERROR_WITHOUT_PROFILE = declare(
-    "error-outcome-missing-profile", ["GEN-ERR-001"], "foundations",
+    "error-outcome-missing-profile", ["GEN-ERR-001a"], "foundations",
     "OperationOutcome has no meta.profile")
+URL_CASE_INSENSITIVE = declare(
+    "url-case-insensitive", ["GEN-HTTP-007a"], "foundations",
+    "paths are matched without regard to case, so /METADATA or /patient are served")
+UNKNOWN_PARAM_REJECTED = declare(
+    "unknown-search-param-rejected", ["GEN-HTTP-007b"], "foundations",
+    "a search with a parameter the provider does not recognise is refused with 400 instead of ignoring it")
+CHUNKED_REFUSED = declare(
+    "chunked-request-refused", ["GEN-CT-007"], "foundations",
+    "a request body sent with Transfer-Encoding: chunked is refused with 411 Length Required")
+GZIP_NOT_SUPPORTED = declare(
+    "gzip-not-supported", ["GEN-CT-008"], "foundations",
+    "responses are never gzip-compressed, even when the request sends Accept-Encoding: gzip")
 
-# FHIR resource types a consumer might ask for that this provider does not implement (ERR-013).
-_UNIMPLEMENTED_TYPES = {"Encounter", "Condition", "Observation", "Immunization", "Medication", "MedicationStatement",
-                        "AllergyIntolerance", "List", "Device", "PractitionerRole", "DocumentReference", "Schedule"}
+# Search parameters each search interaction recognises; others are ignored (GEN-HTTP-007).
+_SEARCH_PARAMS = {
+    "patient.find": {"identifier"}, "practitioner.find": {"identifier"}, "organization.find": {"identifier"},
+    "slot.search": {"start", "end", "status", "searchFilter"}, "appointment.retrieve": {"start"},
+}
+_IMPLEMENTED_TYPES = {"metadata", "Patient", "Practitioner", "Organization", "Location", "Slot", "Appointment"}
 
 
-def _compile(path: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
+def _compile(path: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$", flags)
 
 
 _ROUTES: list[tuple[re.Pattern[str], Interaction]] = [(_compile(i.path), i) for i in INTERACTIONS.values()]
+_ROUTES_ANY_CASE = [(_compile(i.path, re.IGNORECASE), i) for i in INTERACTIONS.values()]
+
+
+def _unimplemented(rel: str) -> str | None:
+    """What a path asks for that this provider does not implement (ERR-013), if anything."""
+    segments = [s for s in rel.split("/") if s]
+    op = next((s for s in segments if s.startswith("$")), None)
+    if op:
+        return f"operation {op}"
+    if segments and segments[0] not in _IMPLEMENTED_TYPES and model_for(segments[0]) is not None:
+        return f"resource type {segments[0]}"
+    return None
 
 
 class ReferenceProvider:
     """One running reference GP system: its store, faults and the ASGI app that serves it."""
 
-    def __init__(self, pack: Pack, faults: ActiveFaults):
+    def __init__(self, pack: Pack, faults: ActiveFaults, pfs_version: str = "current"):
         for mod in HANDLER_MODULES:
             importlib.import_module(mod)
         self.pack = pack
         self.faults = faults
         self.store = Store(pack)
         self.root = f"/{pack.practice.ods_code}/STU3/1/gpconnect"
-        self.app = Starlette(routes=[Route("/{path:path}", self.endpoint,
-                                           methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])])
+        # Patient Facing User Permissions: its own API beside the GP Connect service root (not behind SSP).
+        self.permissions = PermissionsProvider(self.store, pack, faults, pfs_version) if pack.permissions else None
+        mounts = [Mount(PFS_BASE_PATH, app=self.permissions.app)] if self.permissions else []
+        self.app = Starlette(routes=[*mounts, Route("/{path:path}", self.endpoint,
+                                                    methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
+                                                             "HEAD"])])
 
     async def endpoint(self, request: Request) -> Response:
         raw_body = await request.body()
@@ -91,24 +129,28 @@ class ReferenceProvider:
             except ProviderError:
                 fmt = "json"
                 raise
+            if "chunked" in headers.get("transfer-encoding", "").lower() and self.faults.on(CHUNKED_REFUSED):
+                raise ProviderError(411, "BAD_REQUEST", "invalid", "a Content-Length is required")
             reply = self.dispatch(request.method, request.url.path, query, headers, raw_body,
                                   str(request.base_url).rstrip("/") + self.root)
         except ProviderError as err:
-            reply = Reply(err.status, self._outcome(err))
+            reply = Reply(err.status, self._outcome(err), dict(getattr(err, "headers", {})))
         except Exception as exc:  # a bug in the reference must still answer like a provider would
             log.exception("reference provider failed")
             reply = Reply(500, outcome("INTERNAL_SERVER_ERROR", "exception", f"unexpected error: {exc}"))
-        return self.render(reply, fmt)
+        return self.render(reply, fmt, headers.get("accept-encoding", ""))
 
     def _outcome(self, err: ProviderError) -> dict[str, Any]:
         oo = outcome(err.code, err.issue_code, err.diagnostics)
+        if not err.diagnostics:  # FHIR strings are never empty: no diagnostics means no element
+            del oo["issue"][0]["diagnostics"]
         if self.faults.on(ERROR_WITHOUT_DISPLAY):
             del oo["issue"][0]["details"]["coding"][0]["display"]
         if self.faults.on(ERROR_WITHOUT_PROFILE):
             del oo["meta"]
         return oo
 
-    def render(self, reply: Reply, fmt: str) -> Response:
+    def render(self, reply: Reply, fmt: str, accept_encoding: str = "") -> Response:
         if reply.status == 405:
             body, ctype = b"", ""
         else:
@@ -119,19 +161,30 @@ class ReferenceProvider:
         error = reply.status >= 400
         if not self.faults.on(MISSING_CACHE_CONTROL) and not (error and self.faults.on(CACHE_CONTROL_ONLY_ON_SUCCESS)):
             headers["Cache-Control"] = "no-store"
+        codings = {c.split(";")[0].strip().lower() for c in accept_encoding.split(",")}
+        if body and "gzip" in codings and not self.faults.on(GZIP_NOT_SUPPORTED):
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+            headers["Vary"] = "Accept-Encoding"
         return Response(body, status_code=reply.status, headers=headers)
 
     def dispatch(self, method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str],
                  raw_body: bytes, service_root: str) -> Reply:
         security.check_ssp_headers(headers, self.pack.practice.asid, self.faults)
-        if not path.startswith(self.root + "/") and path != self.root:
+        any_case = self.faults.on(URL_CASE_INSENSITIVE)
+        root = self.root.lower() if any_case else self.root
+        probe = path.lower() if any_case else path
+        if not probe.startswith(root + "/") and probe != root:
             raise not_found("NO_RECORD_FOUND", f"no GP Connect service at {path}")
         rel = path[len(self.root):]
-        matches = [(i, m.groupdict()) for pattern, i in _ROUTES if (m := pattern.match(rel))]
+        routes = _ROUTES_ANY_CASE if any_case else _ROUTES
+        # A segment starting with $ names an operation, never a logical id.
+        matches = [(i, m.groupdict()) for pattern, i in routes
+                   if (m := pattern.match(rel)) and not any(v.startswith("$") for v in m.groupdict().values())]
         if not matches:
-            first = rel.strip("/").split("/")[0]
-            if first in _UNIMPLEMENTED_TYPES and not self.faults.on(NOT_IMPLEMENTED_404):
-                raise ProviderError(501, "NOT_IMPLEMENTED", "not-supported", f"{first} is not implemented")
+            missing = _unimplemented(rel)
+            if missing and not self.faults.on(NOT_IMPLEMENTED_404):
+                raise ProviderError(501, "NOT_IMPLEMENTED", "not-supported", f"{missing} is not implemented")
             raise not_found("NO_RECORD_FOUND", f"no such resource or operation: {rel}")
         by_verb = [(i, p) for i, p in matches if i.method == method]
         if not by_verb:
@@ -142,9 +195,14 @@ class ReferenceProvider:
         path_params = next(p for i, p in by_verb if i is interaction) if any(
             i is interaction for i, _ in by_verb) else by_verb[0][1]
         claims = security.check_token(headers, interaction, self.faults)
+        known = _SEARCH_PARAMS.get(interaction.name)
+        if known is not None and self.faults.on(UNKNOWN_PARAM_REJECTED):
+            unknown = [k for k, _ in query if k not in known and not k.startswith("_")]
+            if unknown:
+                raise bad_request(f"unsupported search parameter(s): {', '.join(unknown)}")
         body = negotiation.parse_body(raw_body, headers) if method in ("POST", "PUT") else None
         handler = HANDLERS.get(interaction.name)
         if handler is None:
             raise ProviderError(501, "NOT_IMPLEMENTED", "not-supported", f"{interaction.name} is not implemented")
         ctx = Context(interaction, path_params, query, headers, body, claims, self.faults, self.store, service_root)
-        return handler(ctx)
+        return representation.apply(handler(ctx), interaction, self.faults, service_root)

@@ -32,7 +32,11 @@ _DECLARING_MODULES = [
     "gpc_assure.reference.app",
     "gpc_assure.reference.capability",
     "gpc_assure.reference.patients",
+    "gpc_assure.reference.pds",
     "gpc_assure.reference.directory",
+    "gpc_assure.reference.slots",
+    "gpc_assure.reference.appointments",
+    "gpc_assure.reference.permissions",
 ]
 
 

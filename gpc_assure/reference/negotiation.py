@@ -1,4 +1,8 @@
-"""Content negotiation as GP Connect defines it: _format over Accept over Content-Type over JSON."""
+"""Content negotiation as GP Connect defines it: _format over Accept over Content-Type over JSON.
+
+The answer is FHIR JSON or FHIR XML with `;charset=utf-8` (GEN-CT-001..006); anything else asked
+for is a 415. Request bodies may be FHIR JSON or FHIR XML.
+"""
 
 from __future__ import annotations
 
@@ -18,17 +22,29 @@ _FORMAT_WORDS = {
 }
 
 FORMAT_PARAM_IGNORED = declare(
-    "format-param-ignored", ["GEN-CT-002"], "foundations",
+    "format-param-ignored", ["GEN-CT-002", "GEN-CT-009"], "foundations",
     "_format is ignored when Accept is also sent (Accept wins instead of _format)")
 CONTENT_TYPE_NOT_FOLLOWED = declare(
     "content-type-not-followed", ["GEN-CT-003"], "foundations",
-    "with no Accept and no _format, answers JSON even when the request body was XML")
-CHARSET_WITH_SPACE = declare(
-    "content-type-charset-missing", ["GEN-CT-006"], "foundations",
+    "with no Accept and no _format, answers JSON even when the request's Content-Type is XML")
+DEFAULT_XML = declare(
+    "default-format-xml", ["GEN-CT-004"], "foundations",
+    "with no Accept, no _format and no Content-Type, answers XML instead of JSON")
+CHARSET_MISSING = declare(
+    "content-type-charset-missing", ["GEN-CT-006a"], "foundations",
     "answers with Content-Type application/fhir+json without ';charset=utf-8'")
+CHARSET_SPACED = declare(
+    "content-type-charset-spaced", ["GEN-CT-006b"], "foundations",
+    "answers with Content-Type 'application/fhir+json; charset=utf-8' (a space before charset)")
 UNSUPPORTED_FORMAT_ACCEPTED = declare(
     "unsupported-format-accepted", ["GEN-CT-005"], "foundations",
     "answers JSON with 200 to a request for an unsupported format instead of 415")
+JSON_AS_PLAIN_JSON = declare(
+    "json-served-as-application-json", ["GEN-CT-001a", "GEN-CT-009"], "foundations",
+    "FHIR JSON is labelled Content-Type application/json instead of application/fhir+json")
+XML_NOT_SERVED = declare(
+    "xml-not-served", ["GEN-CT-001b", "GEN-CT-009"], "foundations",
+    "a request for FHIR XML (by _format or Accept) is answered in JSON")
 
 
 def _from_media(value: str) -> str | None:
@@ -42,31 +58,40 @@ def _from_media(value: str) -> str | None:
     return None
 
 
+def _unsupported(what: str, faults: Any) -> str:
+    if faults.on(UNSUPPORTED_FORMAT_ACCEPTED):
+        return "json"
+    raise ProviderError(415, "BAD_REQUEST", "not-supported", f"unsupported {what}")
+
+
 def response_format(query: list[tuple[str, str]], headers: dict[str, str], faults: Any) -> str:
     """The format to answer in, or ProviderError 415 for an unsupported one (GEN-CT-002..005)."""
+    fmt = _negotiate(query, headers, faults)
+    if fmt == "xml" and faults.on(XML_NOT_SERVED):
+        return "json"
+    return fmt
+
+
+def _negotiate(query: list[tuple[str, str]], headers: dict[str, str], faults: Any) -> str:
     fmt_param = [v for k, v in query if k == "_format"]
     accept = headers.get("accept")
     if faults.on(FORMAT_PARAM_IGNORED) and accept:
         fmt_param = []
     if fmt_param:
         fmt = _FORMAT_WORDS.get(fmt_param[0].strip().lower())
-        if fmt is None:
-            if faults.on(UNSUPPORTED_FORMAT_ACCEPTED):
-                return "json"
-            raise ProviderError(415, "BAD_REQUEST", "not-supported", f"unsupported _format {fmt_param[0]!r}")
-        return fmt
+        return fmt if fmt is not None else _unsupported(f"_format {fmt_param[0]!r}", faults)
     if accept:
         fmt = _from_media(accept)
         if fmt is None:
-            if faults.on(UNSUPPORTED_FORMAT_ACCEPTED):
-                return "json"
-            raise ProviderError(415, "BAD_REQUEST", "not-supported", f"unsupported Accept {accept!r}")
+            return _unsupported(f"Accept {accept!r}", faults)
         return "json" if fmt == "any" else fmt
     ctype = headers.get("content-type")
     if ctype and not faults.on(CONTENT_TYPE_NOT_FOLLOWED):
         fmt = _from_media(ctype)
         if fmt in ("json", "xml"):
             return fmt
+    if not ctype and faults.on(DEFAULT_XML):
+        return "xml"
     return "json"
 
 
@@ -106,10 +131,12 @@ def _xml_to_json(raw: bytes) -> dict[str, Any]:
 
 def render(resource: dict[str, Any] | None, fmt: str, faults: Any) -> tuple[bytes, str]:
     """Body bytes and Content-Type for a resource in the negotiated format."""
-    charset = "" if faults.on(CHARSET_WITH_SPACE) else ";charset=utf-8"
     if resource is None:
         return b"", ""
+    charset = "" if faults.on(CHARSET_MISSING) else ("; charset=utf-8" if faults.on(CHARSET_SPACED)
+                                                     else ";charset=utf-8")
     if fmt == "xml":
         model = model_for(resource["resourceType"])
         return model.model_validate(resource).model_dump_xml(), XML + charset
-    return json.dumps(resource, ensure_ascii=False).encode("utf-8"), JSON + charset
+    media = "application/json" if faults.on(JSON_AS_PLAIN_JSON) else JSON
+    return json.dumps(resource, ensure_ascii=False).encode("utf-8"), media + charset

@@ -13,11 +13,14 @@ import uvicorn
 from gpc_assure.errors import TargetUnreachable
 from gpc_assure.reference.app import ReferenceProvider
 from gpc_assure.reference.data import Pack, load_pack
+from gpc_assure.reference.diary import target_section as appointments_target
 from gpc_assure.reference.faults import ActiveFaults
+from gpc_assure.reference.permissions import PermissionsProvider, choose_version
+from gpc_assure.reference.permissions import target_section as permissions_target
 from gpc_assure.target import Target, parse_target
 
 
-def target_mapping(pack: Pack, base: str) -> dict[str, Any]:
+def target_mapping(pack: Pack, base: str, permissions: PermissionsProvider | None = None) -> dict[str, Any]:
     """A target file's content pointing at a reference system served at `base` (http://host:port)."""
     org = next(o for o in pack.organisation if o.id == pack.practice.organisation_id)
     patients: dict[str, Any] = {}
@@ -30,6 +33,7 @@ def target_mapping(pack: Pack, base: str) -> dict[str, Any]:
                 entry["gender"] = rec.gender
         patients[role] = entry
     prac = pack.practitioner[0]
+    no_role = next((p for p in pack.practitioner if not p.role_profile_ids), None)
     return {
         "target": {"name": "gpc-assure reference GP system"},
         "provider": {"base_url": f"{base}/{pack.practice.ods_code}/STU3/1/gpconnect",
@@ -43,13 +47,20 @@ def target_mapping(pack: Pack, base: str) -> dict[str, Any]:
             "organisation_ods_code": org.ods_code,
             "organisation_id": org.id,
             "location_id": pack.location[0].id,
+            "practitioner_role_profile_ids": list(prac.role_profile_ids),
+            **({"practitioner_without_role_profile_sds_user_id": no_role.sds_user_id} if no_role else {}),
         },
+        **({"appointments": appointments_target(pack)} if pack.appointments else {}),
+        **({"permissions": permissions_target(permissions, base)} if permissions is not None else {}),
     }
 
 
 def free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this: without it every keep-alive request after the first waits ~40 ms
+    # (Nagle on the server's split header/body writes meeting the client's delayed ACK).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
     return sock
@@ -59,9 +70,11 @@ class ReferenceServer:
     """The reference provider served by uvicorn on 127.0.0.1 in a daemon thread."""
 
     def __init__(self, faults: list[str] | tuple[str, ...] = (), port: int = 0, pack: Pack | None = None,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", pfs_version: str | None = None):
         self.pack = pack or load_pack()
-        self.provider = ReferenceProvider(self.pack, ActiveFaults(faults))
+        # User Permissions version: as given, else $GPC_ASSURE_PFS_VERSION, else legacy for a legacy-only fault.
+        self.provider = ReferenceProvider(self.pack, ActiveFaults(faults),
+                                          pfs_version=choose_version(tuple(faults), pfs_version))
         self.sock = free_socket(host, port)
         self.host, self.port = self.sock.getsockname()[:2]
         config = uvicorn.Config(self.provider.app, log_level="warning", access_log=False, lifespan="off",
@@ -95,9 +108,10 @@ class ReferenceServer:
         self.stop()
 
     def target(self) -> Target:
-        return parse_target(target_mapping(self.pack, self.base), source="reference target")
+        return parse_target(target_mapping(self.pack, self.base, self.provider.permissions),
+                            source="reference target")
 
     def write_target(self, path: Path) -> None:
         import tomli_w
 
-        path.write_text(tomli_w.dumps(target_mapping(self.pack, self.base)), "utf-8")
+        path.write_text(tomli_w.dumps(target_mapping(self.pack, self.base, self.provider.permissions)), "utf-8")

@@ -3,7 +3,8 @@
 Verdicts per requirement are derived from test outcomes and findings:
 - not-met: a test found a problem with it (a finding names it, or a test naming it failed
   without attributing its findings);
-- met: at least one test naming it passed (or failed only on other requirements' findings);
+- met: at least one test naming it passed (or ran all its checks and failed only on other
+  requirements' findings);
 - not-applicable: every test naming it was not applicable to the target;
 - attested: the catalogue says a person confirms it (issue 7 adds attestation files);
 - not-tested: otherwise, with the reason (catalogue reason, insufficient data, errors, not run).
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gpc_assure import SPEC_VERSIONS, __version__
+from gpc_assure.pfs.levels import SPEC_COMMITS
 from gpc_assure.requirements import Catalogue
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "not-applicable", "insufficient-data", "attested")
@@ -26,7 +28,8 @@ MANDATORY_LEVEL = "SHALL"
 
 
 def requirement_verdicts(catalogue: Catalogue, records: list[dict[str, Any]], flows: set[str] | None,
-                         roles: set[str] | None, run_error: str | None = None) -> list[dict[str, Any]]:
+                         roles: set[str] | None, run_error: str | None = None,
+                         variants: dict[str, str] | None = None) -> list[dict[str, Any]]:
     by_req: dict[str, list[dict[str, Any]]] = {}
     for rec in records:
         for rid in rec["requirements"]:
@@ -38,6 +41,11 @@ def requirement_verdicts(catalogue: Catalogue, records: list[dict[str, Any]], fl
         if not in_scope and not tests:
             continue
         verdict, reason = _verdict(req.id, req.verification, req.reason, tests, run_error)
+        # A requirement of another spec variant than the target's (e.g. a legacy-only one) does not apply.
+        variant = (variants or {}).get(req.flow)
+        if req.versions and variant and variant not in req.versions and verdict != "not-met":
+            verdict, reason = "not-applicable", (f"applies to the {' and '.join(req.versions)} version; "
+                                                 f"the target declares {variant}")
         entry: dict[str, Any] = {
             "id": req.id,
             "level": req.level,
@@ -63,7 +71,8 @@ def _verdict(rid: str, verification: str, catalogue_reason: str | None, tests: l
         return "not-met", f"failed in {len(failing)} test(s): " + "; ".join(t["id"] for t in failing[:3])
     if verification == "attested":
         return "attested", catalogue_reason
-    supporting = [t for t in tests if t["outcome"] == "passed" or (t["outcome"] == "failed")]
+    # A failed test supports the requirements it did not fail only if all its checks ran.
+    supporting = [t for t in tests if t["outcome"] == "passed" or (t["outcome"] == "failed" and t.get("complete"))]
     if supporting:
         return "met", None
     if tests and all(t["outcome"] == "not-applicable" for t in tests):
@@ -99,7 +108,8 @@ def summary(records: list[dict[str, Any]], requirements: list[dict[str, Any]]) -
 
 def build(run: Any, records: list[dict[str, Any]], catalogue: Catalogue, flows: set[str] | None,
           roles: set[str] | None) -> dict[str, Any]:
-    reqs = requirement_verdicts(catalogue, records, flows, roles, run.setup_error)
+    variants = spec_variants(run.target)
+    reqs = requirement_verdicts(catalogue, records, flows, roles, run.setup_error, variants)
     return {
         "run": {
             "id": run.id,
@@ -108,7 +118,7 @@ def build(run: Any, records: list[dict[str, Any]], catalogue: Catalogue, flows: 
             "tool_version": __version__,
             "target": run.target.redacted() if run.target is not None else None,
             "target_file": run.target_file,
-            "spec_versions": dict(SPEC_VERSIONS),
+            "spec_versions": {**SPEC_VERSIONS, **_variant_versions(variants)},
             "seed": run.seed,
             "fault": run.fault,
             "flows": sorted(flows) if flows else None,
@@ -116,6 +126,7 @@ def build(run: Any, records: list[dict[str, Any]], catalogue: Catalogue, flows: 
             "error": run.setup_error,
             "left_behind": list(run.left_behind),
             "evidence_write_failures": run.evidence.failed_writes if run.evidence else 0,
+            "evidence_write_error": run.evidence.last_write_error if run.evidence else None,
         },
         "summary": summary(records, reqs),
         "requirements": reqs,
@@ -123,12 +134,35 @@ def build(run: Any, records: list[dict[str, Any]], catalogue: Catalogue, flows: 
     }
 
 
+def spec_variants(target: Any) -> dict[str, str]:
+    """The spec variant each flow is run against, as the target declares it (e.g. permissions: legacy)."""
+    section = getattr(target, "permissions", None) if target is not None else None
+    return {"permissions": section.version} if section is not None else {}
+
+
+def _variant_versions(variants: dict[str, str]) -> dict[str, str]:
+    out = {}
+    if "permissions" in variants:
+        out["user-permissions"] = f"{variants['permissions']}: {SPEC_COMMITS.get(variants['permissions'], '?')}"
+    return out
+
+
 def write_json(path: Path, data: Any) -> None:
-    """Write atomically, so a reader never sees half a file."""
+    """Write atomically, so a reader never sees half a file; on a nearly full disk, try without indentation.
+
+    Raises OSError when neither fits; no partial file is left behind.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), "utf-8")
-    os.replace(tmp, path)
+    for indent in (1, None):
+        try:
+            tmp.write_text(json.dumps(data, indent=indent, ensure_ascii=False), "utf-8")
+            os.replace(tmp, path)
+            return
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            if indent is None:
+                raise
 
 
 def exit_code(results: dict[str, Any]) -> int:
@@ -141,6 +175,10 @@ def exit_code(results: dict[str, Any]) -> int:
         return 3
     if results["summary"]["requirements"].get("not-met"):
         return 1
+    if (results.get("deviations") or {}).get("expired"):  # an expired accepted deviation fails loudly
+        return 1
     if results["summary"]["error"]:
+        return 3
+    if results["run"].get("evidence_write_failures"):  # an incomplete evidence pack cannot pass a gate
         return 3
     return 0

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import httpcore
 import httpx
 
+from gpc_assure.errors import ConfigError
 from gpc_assure.target import Target
 from gpc_assure.transport import interactions, jwt
 from gpc_assure.transport.exchange import Exchange, RecordedRequest, RecordedResponse
@@ -30,16 +33,100 @@ HeaderOverrides = Mapping[str, str | None]
 Params = Sequence[tuple[str, str]] | Mapping[str, str] | None
 
 
-def build_ssl_context(target: Target) -> ssl.SSLContext | bool:
+def build_ssl_context(target: Target) -> ssl.SSLContext | None:
+    """The TLS context for the target's [tls] section; None means the default (system CAs, no client cert).
+
+    Raises ConfigError when the CA bundle, certificate or key cannot be loaded (wrong password,
+    key not matching the certificate, not PEM), so a bad [tls] section is a one-line exit 2.
+    """
     tls = target.tls
     if tls is None or not target.provider.base_url.startswith("https://"):
-        return True
-    ctx = ssl.create_default_context(cafile=str(tls.ca_bundle) if tls.ca_bundle else None)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if tls.client_cert:
-        ctx.load_cert_chain(str(tls.client_cert), str(tls.client_key) if tls.client_key else None,
-                            password=tls.key_password)
+        return None
+    try:
+        ctx = ssl.create_default_context(cafile=str(tls.ca_bundle) if tls.ca_bundle else None)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if tls.client_cert:
+            ctx.load_cert_chain(str(tls.client_cert), str(tls.client_key) if tls.client_key else None,
+                                password=tls.key_password)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        # Never echo the password; the library's reason names what was wrong with the files.
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(f"tls: cannot load the CA bundle, client certificate or key ({reason})") from None
     return ctx
+
+
+class _Deadline(threading.local):
+    """When the exchange in progress on this thread must be over (monotonic seconds; None: no limit)."""
+
+    at: float | None = None
+
+    def clamp(self, timeout: float | None, expired: type[Exception]) -> float | None:
+        """A socket timeout that never reaches past the deadline; raise `expired` once it has passed."""
+        if self.at is None:
+            return timeout
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise expired("the exchange's deadline (timeouts.request_s) has passed")
+        return left if timeout is None else min(timeout, left)
+
+
+class _BoundedStream(httpcore.NetworkStream):
+    """A socket whose every read and write is cut short at the exchange deadline.
+
+    httpx's read timeout restarts with every byte, so a target dripping its status line or headers
+    one byte at a time would otherwise hold an exchange open forever.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline):
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadline.clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadline.clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        # The handshake is one call whose timeout bounds the whole of it (not each record received).
+        limit = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
+        return _BoundedStream(self._inner.start_tls(ssl_context, server_hostname, limit), self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _BoundedBackend(httpcore.NetworkBackend):
+    def __init__(self, deadline: _Deadline):
+        self._inner = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(host, port, self._deadline.clamp(timeout, httpcore.ConnectTimeout),
+                                         local_address, socket_options)
+        return _BoundedStream(stream, self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _BoundedTransport(httpx.HTTPTransport):
+    """httpx's own transport over the deadline-enforcing backend.
+
+    httpx has no option for httpcore's network backend, so this builds the connection pool itself
+    (HTTPTransport only ever uses `_pool`; httpx is pinned below 0.29 in pyproject.toml).
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext | None, deadline: _Deadline):
+        # Not super().__init__(): it would build (and load CA certificates for) a pool replaced here.
+        self._pool = httpcore.ConnectionPool(ssl_context=ssl_context, max_connections=100,
+                                             max_keepalive_connections=20, keepalive_expiry=5.0,
+                                             network_backend=_BoundedBackend(deadline))
 
 
 class GpcClient:
@@ -50,10 +137,10 @@ class GpcClient:
         self.target = target
         self.observers: list[Observer] = list(observers)
         t = target.timeouts
+        self._deadline = _Deadline()
         self._http = httpx.Client(
             timeout=httpx.Timeout(connect=t.connect_s, read=t.read_s, write=t.read_s, pool=t.connect_s),
-            verify=build_ssl_context(target),
-            transport=transport,
+            transport=transport or _BoundedTransport(build_ssl_context(target), self._deadline),
             follow_redirects=False,
             trust_env=False,
         )
@@ -109,8 +196,13 @@ class GpcClient:
         method: str | None = None,
         path: str | None = None,
         label: str = "",
+        chunked: bool = False,
     ) -> Exchange:
-        """Perform one interaction. Any part can be overridden to build a deliberately bad request."""
+        """Perform one interaction. Any part can be overridden to build a deliberately bad request.
+
+        A header given as None is not sent at all, not even httpx's own default (Accept: */*).
+        `chunked` sends the body with Transfer-Encoding: chunked instead of Content-Length.
+        """
         i = interactions.get(interaction)
         if token is None and claims is not None:
             token = jwt.encode(claims)
@@ -119,14 +211,17 @@ class GpcClient:
         if body is not None:
             raw_body = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
             h["Content-Type"] = FHIR_JSON + ";charset=utf-8"
+        dropped: list[str] = []
         for k, v in (headers or {}).items():
             for existing in [e for e in h if e.lower() == k.lower()]:
                 del h[existing]
             if v is not None:
                 h[k] = v
+            else:
+                dropped.append(k)
         url_path = path if path is not None else i.url_path(**(path_params or {}))
         return self.send(method or i.method, url_path, params=params, headers=h, body=raw_body,
-                         interaction=interaction, label=label)
+                         interaction=interaction, label=label, drop=dropped, chunked=chunked)
 
     def send(
         self,
@@ -138,33 +233,45 @@ class GpcClient:
         body: bytes = b"",
         interaction: str | None = None,
         label: str = "",
+        drop: Iterable[str] = (),
+        chunked: bool = False,
     ) -> Exchange:
         """Send a raw request to base_url + path and record it, bounded by the exchange deadline."""
         url = httpx.URL(self.base_url + path)
         if params:
-            url = url.copy_merge_params(params if isinstance(params, Mapping) else httpx.QueryParams(list(params)))
-        request = self._http.build_request(method, url, headers=dict(headers or {}), content=body or None)
+            # Appended, not merged: a parameter already in `path` is kept, and repeats are all sent.
+            added = str(httpx.QueryParams(list(params.items()) if isinstance(params, Mapping) else list(params)))
+            query = url.query.decode("ascii")
+            url = url.copy_with(query=(f"{query}&{added}" if query else added).encode("ascii"))
+        # A generator body makes httpx send Transfer-Encoding: chunked (GEN-CT-007 probes).
+        content = (iter([body]) if body else iter([])) if chunked else (body or None)
+        request = self._http.build_request(method, url, headers=dict(headers or {}), content=content)
+        for name in drop:  # httpx adds defaults (e.g. Accept: */*) that a probe may need absent
+            if name in request.headers:
+                del request.headers[name]
         recorded = RecordedRequest(method, str(request.url), list(request.headers.multi_items()), body)
         exchange = Exchange(interaction, recorded, label=label)
         limits = self.target.timeouts
         started = time.monotonic()
-        deadline = started + limits.request_s
+        # Every socket operation of this exchange stops at the deadline (see _BoundedStream).
+        self._deadline.at = started + limits.request_s
+        progress = ""  # what had arrived when a failure cut the exchange short
         try:
             response = self._http.send(request, stream=True)
             try:
                 chunks: list[bytes] = []
                 size = 0
                 truncated = False
+                progress = f" (after HTTP {response.status_code} and its headers)"
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > limits.max_body_bytes:
                         truncated = True
-                        exchange.error = (f"response body exceeded the {limits.max_body_bytes}-byte limit; "
-                                          "the rest was not read")
+                        exchange.error = (f"response body exceeded the {limits.max_body_bytes}-byte limit "
+                                          "(timeouts.max_body_bytes); the rest was not read")
                         break
                     chunks.append(chunk)
-                    if time.monotonic() > deadline:
-                        raise httpx.ReadTimeout("deadline")
+                    progress = f" (after HTTP {response.status_code}, its headers and {size} bytes of body)"
                 exchange.response = RecordedResponse(
                     status=response.status_code,
                     headers=list(response.headers.multi_items()),
@@ -174,24 +281,37 @@ class GpcClient:
                 )
             finally:
                 response.close()
-        except httpx.ConnectTimeout:
-            exchange.error = f"could not connect within {limits.connect_s:g} s"
-        except httpx.TimeoutException:
-            exchange.error = f"the target did not answer within {limits.request_s:g} s (timed out)"
-        except httpx.ConnectError as exc:
-            exchange.error = f"could not connect: {_reason(exc)}"
-        except httpx.RemoteProtocolError as exc:
-            exchange.error = f"the target's answer was not valid HTTP: {_reason(exc)}"
-        except (httpx.ReadError, httpx.WriteError) as exc:
-            exchange.error = f"the connection failed mid-exchange (reset?): {_reason(exc)}"
-        except httpx.DecodingError as exc:
-            exchange.error = f"the response body could not be decoded: {_reason(exc)}"
         except httpx.HTTPError as exc:
-            exchange.error = f"HTTP failure: {_reason(exc)}"
+            if time.monotonic() >= self._deadline.at:
+                exchange.error = (f"the exchange did not complete within {limits.request_s:g} s "
+                                  f"(timeouts.request_s){progress}")
+            else:
+                exchange.error = _failure(exc, limits.connect_s, limits.read_s) + progress
+        finally:
+            self._deadline.at = None
         exchange.elapsed_s = time.monotonic() - started
         for observe in self.observers:
             observe(exchange)
         return exchange
+
+
+def _failure(exc: httpx.HTTPError, connect_s: float, read_s: float) -> str:
+    """Why a transport failure happened, in words a supplier can act on."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"could not connect within {connect_s:g} s (timeouts.connect_s)"
+    if isinstance(exc, httpx.ReadTimeout):
+        return f"the target sent nothing for {read_s:g} s (timeouts.read_s)"
+    if isinstance(exc, httpx.WriteTimeout):
+        return f"the target did not take the request within {read_s:g} s (timeouts.read_s)"
+    if isinstance(exc, httpx.ConnectError):
+        return f"could not connect: {_reason(exc)}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the target's answer was not valid HTTP: {_reason(exc)}"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return f"the connection failed mid-exchange (reset?): {_reason(exc)}"
+    if isinstance(exc, httpx.DecodingError):
+        return f"the response body could not be decoded: {_reason(exc)}"
+    return f"HTTP failure: {_reason(exc)}"
 
 
 def _reason(exc: Exception) -> str:

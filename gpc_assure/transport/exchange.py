@@ -75,6 +75,8 @@ class Exchange:
             raise BodyNotJson("the response body is not UTF-8") from None
         except json.JSONDecodeError as exc:
             raise BodyNotJson(f"the response body is not JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:  # a hostile body such as '[[[[...' nested beyond what the parser allows
+            raise BodyNotJson("the response body is JSON nested too deeply to read") from None
 
     def describe(self) -> str:
         what = (self.response and f"HTTP {self.response.status}") or f"no response ({self.error})"

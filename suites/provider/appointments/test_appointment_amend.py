@@ -1,0 +1,153 @@
+"""Amend an appointment (PUT /Appointment/{id}, rest:update:appointment-1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from gpc_assure.checks import appointment as rules
+from gpc_assure.checks import http, outcome
+from gpc_assure.checks.resources import each, meta, profile
+from gpc_assure.diary_client import body_of, no_data, organisation_claim
+from gpc_assure.fhir import booking, profiles, uktime
+
+D08 = "D-08: 409 is required; no Spine code is named, so any is accepted"
+
+
+def _amended(appt: dict, description: str = "Amended by the conformance suite",
+             comment: str | None = "Amended comment") -> dict:
+    body = booking.for_update(appt)
+    body["description"] = description
+    if comment is None:
+        body.pop("comment", None)
+    else:
+        body["comment"] = comment
+    return body
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("Amending description and comment answers 200 with a new version and the #912 types")
+@pytest.mark.requirement("APT-AMD-007", "APT-PRF-003")
+def test_amend_description_and_comment(diary, booker, verify):
+    appt = booker.booked(diary=diary)
+    old = booking.version_of(appt)
+    ex = booker.amend(appt["id"], _amended(appt), old)
+    verify.must(ex, http.status(200, "APT-AMD-007"))
+    new = booking.version_of(body_of(ex))
+    verify.that(bool(new) and new != old, "APT-AMD-007", f"versionId is {new!r} after the amend, was {old!r}",
+                exchange=ex)
+    verify(ex, meta("Appointment", profiles.APPOINTMENT, "APT-AMD-007"), http.etag_matches_version("APT-AMD-007"),
+           each("Appointment", rules.types_of_912, "APT-AMD-007"),
+           each("Appointment", rules.text_kept("Amended by the conformance suite", "Amended comment"), "APT-AMD-007"),
+           meta("Appointment", profiles.APPOINTMENT, "APT-PRF-003"), profile("Appointment", "APT-PRF-003"))
+
+
+def _change_cases():
+    def shift(key):
+        def mutate(b):
+            b[key] = uktime.format_local(uktime.parse_instant(b[key]) + dt.timedelta(minutes=10))
+        return mutate
+
+    def absolute_patient(b):
+        for p in b["participant"]:
+            if p["actor"]["reference"].startswith("Patient/"):
+                p["actor"]["reference"] = "https://provider.invalid/fhir/" + p["actor"]["reference"]
+
+    return {
+        "a new start": shift("start"),
+        "a new end": shift("end"),
+        "another slot": lambda b: b.update(slot=[{"reference": b["slot"][0]["reference"] + "-other"}]),
+        "an absolute patient reference": absolute_patient,
+        "a priority": lambda b: b.update(priority=1),
+        "a cancellation reason": lambda b: b.setdefault("extension", []).append(
+            {"url": booking.CANCELLATION_REASON_EXT, "valueString": "Cancelled through amend"}),
+        "status cancelled": lambda b: b.update(status="cancelled"),
+    }
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("An amend changing {case} is refused with 422 INVALID_RESOURCE")
+@pytest.mark.requirement("APT-AMD-002")
+@pytest.mark.parametrize("case", list(_change_cases()))
+def test_amend_refuses_other_changes(diary, booker, verify, case):
+    appt = booker.booked(diary=diary)
+    body = _amended(appt)
+    _change_cases()[case](body)
+    verify(booker.amend(appt["id"], body, booking.version_of(appt), label=f"amend with {case}"),
+           outcome.operation_outcome(422, "INVALID_RESOURCE", "APT-AMD-002"))
+
+
+@pytest.mark.title("Amending an appointment that has already started is refused")
+@pytest.mark.requirement("APT-AMD-003")
+def test_amend_refuses_started_appointment(booker, verify):
+    appt = booker.started_today()
+    ex = booker.amend(appt["id"], _amended(appt, "Amended after it started"), booking.version_of(appt),
+                      label="amend an appointment that has already started")
+    verify(ex, rules.refused("APT-AMD-003", reading="D-12: a 4xx with an OperationOutcome"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("Amending a cancelled appointment is refused with 422 INVALID_RESOURCE")
+@pytest.mark.requirement("APT-AMD-004")
+def test_amend_refuses_cancelled(diary, booker, verify):
+    appt = booker.booked(diary=diary)
+    cancelled = booker.cancel(appt)
+    body = body_of(cancelled)
+    if cancelled.status != 200 or not isinstance(body, dict):
+        no_data(f"cancelling the appointment this test amends failed ({cancelled.describe()})")
+    ex = booker.amend(appt["id"], _amended(body, "Amended after cancelling"), booking.version_of(body),
+                      label="amend the cancelled appointment")
+    verify(ex, outcome.operation_outcome(422, "INVALID_RESOURCE", "APT-AMD-004"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("An amend naming a superseded version in If-Match is refused with 409, changing nothing")
+@pytest.mark.requirement("APT-AMD-005")
+def test_amend_stale_if_match(diary, booker, verify):
+    appt = booker.booked(diary=diary)
+    first = booker.amend(appt["id"], _amended(appt, "First amendment"), booking.version_of(appt),
+                         label="amend once (the booked version becomes stale)")
+    if first.status != 200 or not isinstance(body_of(first), dict):
+        no_data(f"the first amend failed ({first.describe()}); APT-AMD-007 reports why")
+    stale = booker.amend(appt["id"], _amended(body_of(first), "Amendment naming the stale version"),
+                         booking.version_of(appt), label="amend naming the superseded version")
+    verify(stale, http.status(409, "APT-AMD-005", reading=D08),
+           outcome.valid_outcome("APT-AMD-005"))
+    now = booker.read(appt["id"], label="read: the stale amend changed nothing")
+    if now.status == 200:
+        verify.that(now.json.get("description") == "First amendment", "APT-AMD-005",
+                    f"after the refused amend the description is {now.json.get('description')!r}", exchange=now)
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("Amended description (100) and comment (500 characters) come back whole; longer: whole or refused")
+@pytest.mark.requirement("APT-AMD-006")
+def test_amend_text_lengths(diary, booker, verify):
+    appt = booker.booked(diary=diary)
+    description = ("Running late; please call the mobile number on the record before starting. " * 2)[:100]
+    comment = ("Interpreter for Polish needed; hearing loop requested; arrives by taxi. " * 8)[:500]
+    ex = booker.amend(appt["id"], _amended(appt, description, comment), booking.version_of(appt))
+    verify.must(ex, http.status(200, "APT-AMD-006"))
+    verify(ex, each("Appointment", rules.text_kept(description, comment), "APT-AMD-006"))
+    longer = (description + " and more")[:101]
+    ex2 = booker.amend(appt["id"], _amended(ex.json, longer, comment), booking.version_of(ex.json),
+                       label="amend with a 101-character description")
+    if ex2.status == 200:
+        verify(ex2, each("Appointment", rules.text_kept(longer, comment), "APT-AMD-006",
+                         reading="BOOK-LENGTH: stored whole or refused; shortened is a failure"))
+    else:
+        verify(ex2, rules.refused("APT-AMD-006", reading="BOOK-LENGTH: stored whole or refused"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("Another organisation can amend an appointment it did not book")
+@pytest.mark.requirement("APT-AMD-008")
+def test_amend_by_another_organisation(diary, booker, gpc, verify):
+    appt = booker.booked(diary=diary)
+    other = booker.other_org
+    claims = gpc.claims("appointment.amend")
+    claims["requesting_organization"] = organisation_claim(other)
+    ex = booker.amend(appt["id"], _amended(appt, f"Amended by {other.name}"), booking.version_of(appt),
+                      claims=claims, label=f"amend as {other.ods_code}, which did not book it")
+    verify(ex, http.status(200, "APT-AMD-008"))

@@ -1,0 +1,305 @@
+"""Book an appointment (POST /Appointment): what is accepted, what is refused, and what comes back.
+
+Every test that books goes through `booker`, which cancels what it booked when the test ends.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import pytest
+
+from gpc_assure.checks import appointment as rules
+from gpc_assure.checks import http, outcome
+from gpc_assure.checks.resources import each, meta, profile, resource
+from gpc_assure.diary_client import body_of, capability, day, need, no_data
+from gpc_assure.fhir import booking, profiles, uktime
+
+D07 = "D-07: REFERENCE_NOT_FOUND (error page) or INVALID_RESOURCE (official suite) accepted"
+MULTI = "BOOK-MULTI: a refusal is a 4xx with an OperationOutcome; the code is not named"
+
+
+def _types_match(appt: dict, slot: booking.FreeSlot) -> list[str]:
+    """APT-BOOK-016: the booked appointment's #912 labels are those of its slot and schedule."""
+    out = []
+    got = [t.get("text") for t in appt.get("serviceType") or [] if isinstance(t, dict)]
+    if slot.slot_type and slot.slot_type not in got:
+        out.append(f"serviceType.text is {got or 'absent'}, the slot's type is {slot.slot_type!r}")
+    category = (appt.get("serviceCategory") or {}).get("text") if isinstance(appt.get("serviceCategory"), dict) \
+        else None
+    if slot.schedule_type and category != slot.schedule_type:
+        out.append(f"serviceCategory.text is {category!r}, the schedule's type is {slot.schedule_type!r}")
+    return out
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("Booking one free slot answers 201 with Location, ETag and the appointment")
+@pytest.mark.requirement("APT-BOOK-015", "APT-BOOK-016", "APT-BOOK-017", "APT-PRF-003")
+def test_book_one_slot(diary, booker, target, verify):
+    slot = diary.slot()
+    ex = booker.book(booker.payload([slot]))
+    verify.must(ex, http.status(201, "APT-BOOK-015"))
+    verify(ex, resource("Appointment", "APT-BOOK-015"), meta("Appointment", profiles.APPOINTMENT, "APT-BOOK-015"),
+           http.etag_matches_version("APT-BOOK-015"),
+           rules.created_location(target.provider.base_url, "APT-BOOK-015"),
+           each("Appointment", lambda a: _types_match(a, slot), "APT-BOOK-016"),
+           each("Appointment", rules.slot_and_schedule_type, "APT-BOOK-016"),
+           each("Appointment", rules.no_reason_or_specialty, "APT-BOOK-017"),
+           meta("Appointment", profiles.APPOINTMENT, "APT-PRF-003"), profile("Appointment", "APT-PRF-003"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("The booking organisation is stored and returned, when booked and when read later")
+@pytest.mark.requirement("APT-BOOK-018")
+def test_book_keeps_booking_organisation(diary, booker, verify):
+    org = booker.org
+    appt = booker.booked(diary=diary)
+    rule = rules.booking_org_is(org.ods_code, org.name, org.telephone)
+    for p in rule(appt):
+        verify.finding("APT-BOOK-018", f"on the booking response: {p}")
+    read = booker.read(appt["id"])
+    if read.status == 200:
+        verify(read, each("Appointment", rule, "APT-BOOK-018"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("Two adjacent slots of one schedule, channel and slot type are booked as one appointment")
+@pytest.mark.requirement("APT-BOOK-010")
+def test_book_adjacent_slots(diary, booker, appointments, verify):
+    capability(appointments.multi_slot_booking, "booking several slots as one appointment (multi_slot_booking)")
+    pair = booking.adjacent_pair(diary.free(enough=2))
+    if pair is None:
+        no_data("the target offers no two adjacent free slots of one schedule, delivery channel and slot type")
+    ex = booker.book(booker.payload(list(pair)))
+    verify(ex, http.status(201, "APT-BOOK-010", reading=MULTI))
+    body = body_of(ex)
+    if ex.status == 201 and isinstance(body, dict):
+        refs = sorted(s.get("reference") for s in body.get("slot") or [])
+        verify.that(refs == sorted(f"Slot/{s.id}" for s in pair), "APT-BOOK-010",
+                    f"the appointment names slots {refs}, booked {[s.id for s in pair]}", exchange=ex)
+        same = (uktime.parse_instant(body.get("start")) == pair[0].start
+                and uktime.parse_instant(body.get("end")) == pair[1].end)
+        verify.that(same, "APT-BOOK-010", f"the appointment runs {body.get('start')} to {body.get('end')}, not from "
+                    "the first slot's start to the last slot's end", exchange=ex)
+
+
+def _refused_pair(slots, case):
+    if case == "a gap between them":
+        return booking.gapped_pair(slots)
+    want = {"different schedules": dict(same_schedule=False, same_channel=True, same_type=True),
+            "different delivery channels": dict(same_schedule=True, same_channel=False, same_type=True),
+            "different slot types": dict(same_schedule=True, same_channel=True, same_type=False)}[case]
+    # Prefer slots that break only this rule; otherwise any adjacent pair breaking it.
+    return booking.adjacent_pair(slots, **want) or booking.adjacent_pair(
+        slots, **{k: (v if v is False else None) for k, v in want.items()})
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("Several slots with {case} are refused as one appointment")
+@pytest.mark.requirement("APT-BOOK-010")
+@pytest.mark.parametrize("case", ["a gap between them", "different schedules", "different delivery channels",
+                                  "different slot types"])
+def test_book_refuses_unbookable_slot_sets(diary, booker, verify, case):
+    pair = _refused_pair(diary.free(enough=2), case)
+    if pair is None:
+        no_data(f"the target offers no two free slots with {case} in the next 14 days")
+    verify(booker.book(booker.payload(list(pair))), rules.refused("APT-BOOK-010", reading=MULTI))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A slot that has already started is not booked")
+@pytest.mark.requirement("APT-BOOK-011")
+def test_book_refuses_past_slot(diary, booker, verify):
+    ex = diary.search(f"ge{day(-6)}", f"le{day(0)}", label="search for slots that have already started",
+                      recurse=("Schedule:actor:Location", "Schedule:actor:Practitioner"))
+    now = uktime.now()
+    past = [s for s in booking.free_slots(body_of(ex) or {}) if s.start < now and s.bookable]
+    if not past:
+        no_data("the target shows no free slot in the last week that has already started")
+    verify(booker.book(booker.payload([past[-1]])), rules.refused("APT-BOOK-011", reading="D-12: a 4xx with an "
+                                                                  "OperationOutcome; the code is not named"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("Booking a slot that was just booked is refused with 409 DUPLICATE_REJECTED")
+@pytest.mark.requirement("APT-BOOK-012")
+def test_book_refuses_taken_slot(diary, booker, verify):
+    slot = diary.slot()
+    booker.booked([slot])
+    again = booker.book(booker.payload([slot], description="second booking of the same slot"),
+                        label="book the same slot again")
+    verify(again, outcome.operation_outcome(409, "DUPLICATE_REJECTED", "APT-BOOK-012", issue_code="duplicate"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A booking whose start and end differ from its slot is refused")
+@pytest.mark.requirement("APT-BOOK-013")
+def test_book_refuses_wrong_times(diary, booker, verify):
+    slot = diary.slot()
+    body = booker.payload([slot])
+    body["start"] = uktime.format_local(slot.start + dt.timedelta(minutes=5))
+    body["end"] = uktime.format_local(slot.end + dt.timedelta(minutes=5))
+    verify(booker.book(body), rules.refused("APT-BOOK-013", reading="BOOK-RULES: a 4xx with an OperationOutcome"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A slot restricted by {restriction} is not booked for an organisation it is not offered to")
+@pytest.mark.requirement("APT-BOOK-013")
+@pytest.mark.parametrize("restriction", ["organisation type", "ODS code"])
+def test_book_refuses_restricted_slot(diary, booker, appointments, verify, restriction):
+    other = booker.other_org
+    if restriction == "organisation type":
+        value = need(appointments.restricted_org_type, "restricted_org_type")
+        flt = [("searchFilter", f"{booking.ORGANISATION_TYPE_SYSTEM}|{value}")]
+        if other.type == value:
+            no_data("the target file's other_organisation has the restricted organisation type itself")
+    else:
+        value = need(appointments.restricted_ods_code, "restricted_ods_code")
+        flt = [("searchFilter", f"{profiles.ODS_ORG_SYSTEM}|{value}")]
+        if other.ods_code == value:
+            no_data("the target file's other_organisation has the restricted ODS code itself")
+    unrestricted = {s.id for s in diary.free(filters=[])}
+    restricted = [s for s in diary.free(filters=flt) if s.id not in unrestricted]
+    if not restricted:
+        no_data(f"the target offers no free slot restricted to {restriction} {value} in the next 14 days")
+    body = booker.payload([restricted[0]], org=other)
+    verify(booker.book(body, org=other, label=f"book a slot restricted to {value} as {other.ods_code}"),
+           rules.refused("APT-BOOK-013", reading="BOOK-RULES: restrictions are availability rules; a 4xx is required"))
+
+
+def _with_reference(body: dict, kind: str) -> dict:
+    body = copy.deepcopy(body)
+    unknown = "gpc-assure-unknown-id"
+    if kind == "Slot":
+        body["slot"] = [{"reference": f"Slot/{unknown}"}]
+    elif kind == "Practitioner":
+        body["participant"] = [p for p in body["participant"] if not p["actor"]["reference"].startswith(kind)]
+        body["participant"].append({"actor": {"reference": f"Practitioner/{unknown}"}, "status": "accepted"})
+    else:
+        for p in body["participant"]:
+            if p["actor"]["reference"].startswith(f"{kind}/"):
+                p["actor"]["reference"] = f"{kind}/{unknown}"
+    return body
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A booking naming a {kind} that does not exist is refused with 422 REFERENCE_NOT_FOUND")
+@pytest.mark.requirement("APT-BOOK-014", "ERR-011")
+@pytest.mark.parametrize("kind", ["Slot", "Patient", "Location", "Practitioner"])
+def test_book_refuses_unknown_references(diary, booker, verify, kind):
+    body = _with_reference(booker.payload([diary.slot()]), kind)
+    ex = booker.book(body, label=f"book with an unknown {kind}")
+    verify(ex, outcome.operation_outcome(422, ("REFERENCE_NOT_FOUND", "INVALID_RESOURCE"), "APT-BOOK-014",
+                                         reading=D07),
+           outcome.operation_outcome(422, ("REFERENCE_NOT_FOUND", "INVALID_RESOURCE"), "ERR-011", reading=D07))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A booking carrying {element} is refused with 422 INVALID_RESOURCE")
+@pytest.mark.requirement("APT-BOOK-007")
+@pytest.mark.parametrize("element", ["reason", "specialty"])
+def test_book_refuses_reason_and_specialty(diary, booker, verify, element):
+    body = booker.payload([diary.slot()])
+    body[element] = [{"coding": [{"system": "http://snomed.info/sct", "code": "394814009",
+                                  "display": "General practice (specialty) (qualifier value)"}]}] \
+        if element == "specialty" else [{"coding": [{"system": "http://snomed.info/sct", "code": "25064002",
+                                                     "display": "Headache (finding)"}]}]
+    verify(booker.book(body), outcome.operation_outcome(422, "INVALID_RESOURCE", "APT-BOOK-007"))
+
+
+def _invalid_bookings():
+    def drop(key):
+        return lambda b: b.pop(key)
+
+    def drop_participant(kind):
+        return lambda b: b.update(participant=[p for p in b["participant"]
+                                               if not p["actor"]["reference"].startswith(kind)])
+
+    def org(change):
+        def mutate(b):
+            change(b["contained"][0])
+        return mutate
+
+    return {
+        "no start": drop("start"),
+        "no end": drop("end"),
+        "no status": drop("status"),
+        "no slot": drop("slot"),
+        "no description": drop("description"),
+        "no Patient participant": drop_participant("Patient/"),
+        "no Location participant": drop_participant("Location/"),
+        "a participant without status": lambda b: b["participant"][0].pop("status"),
+        "an unknown element": lambda b: b.update(typeCode="booked-by-test"),
+        "a booking organisation without name": org(lambda o: o.pop("name")),
+        "a booking organisation without telecom": org(lambda o: o.pop("telecom")),
+        "an absolute booking organisation reference": lambda b: b["extension"][0]["valueReference"].update(
+            reference="https://directory.invalid/Organization/1"),
+    }
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A booking with {case} is refused with 422 INVALID_RESOURCE")
+@pytest.mark.requirement("APT-BOOK-019")
+@pytest.mark.parametrize("case", list(_invalid_bookings()))
+def test_book_refuses_invalid_booking(diary, booker, verify, case):
+    body = booker.payload([diary.slot()])
+    _invalid_bookings()[case](body)
+    verify(booker.book(body, label=f"book with {case}"), outcome.operation_outcome(422, "INVALID_RESOURCE",
+                                                                                  "APT-BOOK-019"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("Prefer: return=minimal is answered 201 with an empty body")
+@pytest.mark.requirement("APT-BOOK-020")
+def test_book_prefer_minimal(diary, booker, verify):
+    ex = booker.book(booker.payload([diary.slot()]), headers={"Prefer": "return=minimal"})
+    verify.must(ex, http.status(201, "APT-BOOK-020"))
+    body = ex.response.body.strip() if ex.response else b""
+    verify.that(not body, "APT-BOOK-020", f"return=minimal was answered with a {len(body)}-byte body", exchange=ex)
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("serviceType and serviceCategory sent by the consumer are ignored: the provider's own come back")
+@pytest.mark.requirement("APT-BOOK-020")
+def test_book_ignores_consumer_types(diary, booker, verify):
+    slot = diary.slot()
+    body = booker.payload([slot])
+    body["serviceType"] = [{"text": "Type made up by the consumer"}]
+    body["serviceCategory"] = {"text": "Category made up by the consumer"}
+    ex = booker.book(body)
+    verify.must(ex, http.status(201, "APT-BOOK-020"))
+    verify(ex, each("Appointment", lambda a: _types_match(a, slot), "APT-BOOK-020"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A 100-character description and a 500-character comment are stored and returned whole")
+@pytest.mark.requirement("APT-BOOK-009")
+def test_book_keeps_text_whole(diary, booker, verify):
+    description = ("Sore throat for three days; requests a call back before the appointment. " * 2)[:100]
+    comment = ("Patient prefers the morning; uses a wheelchair; needs step-free access to the room. " * 7)[:500]
+    appt_ex = booker.book(booker.payload([diary.slot()], description=description, comment=comment))
+    verify.must(appt_ex, http.status(201, "APT-BOOK-009"))
+    rule = rules.text_kept(description, comment)
+    verify(appt_ex, each("Appointment", rule, "APT-BOOK-009"))
+    read = booker.read(appt_ex.json["id"])
+    if read.status == 200:
+        verify(read, each("Appointment", rule, "APT-BOOK-009"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A {field} longer than the consumer limit is stored whole or refused, never shortened")
+@pytest.mark.requirement("APT-BOOK-009")
+@pytest.mark.parametrize("field", ["description", "comment"])
+def test_book_overlong_text(diary, booker, verify, field):
+    long_text = ("Overlong free text sent to see whether the provider shortens it silently. " * 8)
+    long_text = long_text[:101] if field == "description" else (long_text * 2)[:501]
+    kw = {field: long_text}
+    ex = booker.book(booker.payload([diary.slot()], **kw))
+    if ex.status == 201:
+        body = ex.json
+        verify(ex, each("Appointment", rules.text_kept(body.get("description") if field == "comment" else long_text,
+                                                       long_text if field == "comment" else body.get("comment")),
+                        "APT-BOOK-009", reading="BOOK-LENGTH: stored whole or refused; shortened is a failure"))
+    else:
+        verify(ex, rules.refused("APT-BOOK-009", reading="BOOK-LENGTH: stored whole or refused"))

@@ -1,0 +1,366 @@
+"""Register a patient (POST /Patient/$gpc.registerpatient), and the find -> register flow around it.
+
+Registrations cannot be undone through GP Connect, so every test here is `creates_data` and reports
+what it registered. Tests run in file order: first those a conformant provider answers with an
+error (nothing is created), then the ones that register, then those that rely on a registration.
+Invalid bodies are built on the `not_on_pds` NHS number, so even a provider that wrongly accepted
+one could not register anybody.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from gpc_assure import strategies
+from gpc_assure.checks import http, outcome, resources
+from gpc_assure.checks import patient as rules
+from gpc_assure.fhir import profiles
+from gpc_assure.outcomes import InsufficientData
+from gpc_assure.target import PatientData
+from gpc_assure.transport.exchange import BodyNotJson, Exchange
+
+pytestmark = pytest.mark.creates_data
+
+D04 = "D-04: the page's 422 INVALID_RESOURCE for missing minimum details, not the suite's 400 BAD_REQUEST"
+D05 = "D-05: failing PDS verification is INVALID_PATIENT_DEMOGRAPHICS, not the suite's 400 BAD_REQUEST"
+D13 = "D-13: issue type processing (error table) or exception (the page's example)"
+D16 = "D-16: issue type business-rule (error page) or invalid (demonstrator)"
+DEMOGRAPHICS_ISSUE = ("business-rule", "invalid")
+SENT_TELECOM = ({"system": "phone", "value": "01132 000001", "use": "home"},
+                {"system": "phone", "value": "07700 900001", "use": "mobile"})
+# Made-up demographics for NHS numbers the target declares no demographics for.
+STAND_IN = PatientData(nhs_number="0000000000", family="Assurance", given=["Tess"], birth_date="1980-01-01",
+                       gender="female")
+
+
+def register(gpc, body: Any, label: str) -> Exchange:
+    return gpc.call("patient.register", body=body, label=label)
+
+
+def patient_body(p: PatientData, **changes: Any) -> dict[str, Any]:
+    """A conformant registerPatient Patient for this test patient (FND-REG-002/003)."""
+    return rules.register_patient(p.nhs_number, p.family or STAND_IN.family, p.given or STAND_IN.given,
+                                  p.birth_date or STAND_IN.birth_date, p.gender, **changes)
+
+
+def body_for(p: PatientData, **changes: Any) -> dict[str, Any]:
+    return rules.register_parameters(patient_body(p, **changes))
+
+
+def created(ex: Exchange) -> bool:
+    return ex.status is not None and 200 <= ex.status < 300
+
+
+def note_if_created(ex: Exchange, left_behind, role: str, nhs: str) -> None:
+    if created(ex):
+        left_behind(f"Register answered {ex.status} for the {role} patient (NHS number {nhs}): the target "
+                    "may now hold a temporary registration for them, which GP Connect cannot undo")
+
+
+def errors(status: int, code: str, requirements: tuple[str, ...], issue_code: Any = None,
+           reading: str | None = None) -> list:
+    return [outcome.operation_outcome(status, code, r, issue_code=issue_code, reading=reading) for r in requirements]
+
+
+def halted_on_pds(requirement: str) -> Any:
+    """FND-REG-006: the registration stopped at the PDS checks (400 with one of their codes)."""
+    return outcome.operation_outcome(400, ("INVALID_PATIENT_DEMOGRAPHICS", "INVALID_NHS_NUMBER"), requirement)
+
+
+def found_patients(gpc, nhs: str, label: str) -> list[dict[str, Any]] | None:
+    """Patients Find returns for the NHS number, or None when Find did not answer 200."""
+    ex = gpc.call("patient.find", params=[rules.identifier_param(nhs)], label=label)
+    try:
+        return rules.patients_in(ex.json) if ex.status == 200 else None
+    except BodyNotJson:
+        return None
+
+
+# -- bodies a conformant provider refuses -----------------------------------------------------------
+def _without(*path: str):
+    def change(params: dict[str, Any]) -> None:
+        target: Any = params["parameter"][0]["resource"]
+        for key in path[:-1]:
+            target = target[key][0] if isinstance(target[key], list) else target[key]
+        del target[path[-1]]
+    return change
+
+
+def _set(key: str, value: Any):
+    def change(params: dict[str, Any]) -> None:
+        params["parameter"][0]["resource"][key] = copy.deepcopy(value)
+    return change
+
+
+def _name_use(params: dict[str, Any]) -> None:
+    params["parameter"][0]["resource"]["name"][0]["use"] = "usual"
+
+
+def _twice(params: dict[str, Any]) -> None:
+    params["parameter"].append(copy.deepcopy(params["parameter"][0]))
+
+
+def _renamed(params: dict[str, Any]) -> None:
+    params["parameter"][0]["name"] = "patient"
+
+
+def _not_parameters(params: dict[str, Any]) -> None:
+    patient = params["parameter"][0]["resource"]
+    params.clear()
+    params.update(patient)
+
+
+def _phone_twice(params: dict[str, Any]) -> None:
+    params["parameter"][0]["resource"]["telecom"] = [
+        {"system": "phone", "value": "01132 000001", "use": "home"},
+        {"system": "phone", "value": "01132 000002", "use": "home"}]
+
+
+HOME = {"use": "home", "line": ["1 Test Street"], "city": "Leeds", "postalCode": "LS1 1AA"}
+NHS_COMMUNICATION = {"url": profiles.EXT_NHS_COMMUNICATION, "extension": [
+    {"url": "language", "valueCodeableConcept": {"coding": [{
+        "system": "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-HumanLanguage-1", "code": "en",
+        "display": "English"}]}},
+    {"url": "interpreterRequired", "valueBoolean": False}]}
+
+# (case, change, requirements the refusal evidences, words the diagnostics should contain)
+MISSING_OR_INVALID = [
+    ("no birthDate", _without("birthDate"), ("FND-REG-017", "FND-REG-026"), ("birthDate",)),
+    ("a birthDate that is not a date", _set("birthDate", "1980-13-45"), ("FND-REG-017",), ("birthDate",)),
+    ("no official name", _name_use, ("FND-REG-017", "FND-REG-026"), ("name", "official")),
+    ("no family name", _without("name", "family"), ("FND-REG-017", "FND-REG-026"), ("family",)),
+    ("no given name", _without("name", "given"), ("FND-REG-017",), ("given",)),
+    ("no identifier", _without("identifier"), ("FND-REG-017",), ("identifier", "NHS number")),
+    ("an identifier without a system", _without("identifier", "system"), ("FND-REG-017", "FND-REG-026"),
+     ("identifier", "system")),
+    ("two registerPatient parameters", _twice, ("FND-REG-017", "FND-REG-026"), ("registerPatient",)),
+    ("no registerPatient parameter", _renamed, ("FND-REG-017",), ("registerPatient",)),
+    ("a Patient instead of Parameters", _not_parameters, ("FND-REG-017",), ("Parameters",)),
+    ("two home phone numbers", _phone_twice, ("FND-REG-017", "FND-REG-026"), ("telecom", "phone")),
+]
+
+DISALLOWED = [
+    ("active", _set("active", True), ("active",)),
+    ("multipleBirth", _set("multipleBirthBoolean", False), ("multipleBirth",)),
+    ("generalPractitioner", _set("generalPractitioner", [{"reference": "Practitioner/1"}]), ("generalPractitioner",)),
+    ("contact", _set("contact", [{"relationship": [{"text": "Next of kin"}],
+                                  "name": {"use": "official", "family": "Kin"}}]), ("contact",)),
+    ("managingOrganization", _set("managingOrganization", {"reference": "Organization/1"}), ("managingOrganization",)),
+    ("maritalStatus", _set("maritalStatus", {"coding": [{"system": "http://hl7.org/fhir/v3/MaritalStatus",
+                                                         "code": "S", "display": "Never Married"}]}),
+     ("maritalStatus",)),
+    ("animal", _set("animal", {"species": {"coding": [{"system": "http://hl7.org/fhir/animal-species",
+                                                       "code": "canislf", "display": "Dog"}]}}), ("animal",)),
+    ("communication", _set("communication", [{"language": {"coding": [{"system": "urn:ietf:bcp:47",
+                                                                       "code": "en"}]}}]), ("communication",)),
+    ("photo", _set("photo", [{"contentType": "image/png", "data": "iVBORw0KGgo="}]), ("photo",)),
+    ("deceased", _set("deceasedBoolean", False), ("deceased",)),
+    ("two home addresses", _set("address", [HOME, {**HOME, "line": ["2 Test Street"]}]), ("address",)),
+    ("a work address", _set("address", [{**HOME, "use": "work"}]), ("address", "work")),
+    ("an old address", _set("address", [{**HOME, "use": "old"}]), ("address", "old")),
+    ("two nhsCommunication extensions", _set("extension", [NHS_COMMUNICATION, NHS_COMMUNICATION]),
+     ("nhsCommunication", "extension")),
+]
+
+
+def _refused(gpc, verify, test_data, left_behind, change, requirements, words, accept_system_error=False):
+    p = test_data.patient("not_on_pds")
+    params = body_for(p)
+    change(params)
+    ex = register(gpc, params, label="register an invalid body")
+    note_if_created(ex, left_behind, "not_on_pds", p.nhs_number)
+    checks = errors(422, "INVALID_RESOURCE", (*requirements, "ERR-009"), issue_code="invalid", reading=D04)
+    if accept_system_error:
+        checks = [rules.either(c, outcome.operation_outcome(400, "INVALID_IDENTIFIER_SYSTEM", r, reading=D04))
+                  for c, r in zip(checks, (*requirements, "ERR-009"), strict=True)]
+    if not verify(ex, *checks):
+        verify(ex, rules.diagnostics_mention(words, "FND-REG-023"))
+
+
+@pytest.mark.title("Register with {case} answers 422 INVALID_RESOURCE naming what is wrong")
+@pytest.mark.requirement("FND-REG-017", "FND-REG-026", "FND-REG-023", "ERR-009")
+@pytest.mark.parametrize("case,change,requirements,words", MISSING_OR_INVALID, ids=[c[0] for c in MISSING_OR_INVALID])
+def test_register_refuses_invalid_body(gpc, verify, test_data, left_behind, case, change, requirements, words):
+    _refused(gpc, verify, test_data, left_behind, change, requirements, words,
+             accept_system_error=case == "an identifier without a system")
+
+
+@pytest.mark.title("Register with {case} in the Patient answers 422 INVALID_RESOURCE naming it")
+@pytest.mark.requirement("FND-REG-024", "FND-REG-023", "ERR-009")
+@pytest.mark.parametrize("case,change,words", DISALLOWED, ids=[c[0] for c in DISALLOWED])
+def test_register_refuses_disallowed_elements(gpc, verify, test_data, left_behind, case, change, words):
+    _refused(gpc, verify, test_data, left_behind, change, ("FND-REG-024",), words)
+
+
+@pytest.mark.title("Register with an NHS number failing its structural checks answers 400 INVALID_NHS_NUMBER")
+@pytest.mark.requirement("FND-REG-025", "ERR-003")
+def test_register_invalid_nhs_number(gpc, verify, left_behind):
+    def send(value: str) -> Exchange:
+        body = rules.register_parameters(rules.register_patient(
+            value, STAND_IN.family, STAND_IN.given, STAND_IN.birth_date, STAND_IN.gender))
+        ex = register(gpc, body, label=f"register NHS number {value!r}")
+        note_if_created(ex, left_behind, "generated", value)
+        return ex
+
+    strategies.explore(verify, strategies.invalid_nhs_numbers(), send,
+                       lambda _: errors(400, "INVALID_NHS_NUMBER", ("FND-REG-025", "ERR-003"), issue_code="value"),
+                       describe="NHS number")
+
+
+# -- what PDS says ------------------------------------------------------------------------------------
+@pytest.mark.title("Register for an NHS number PDS does not hold answers 400 INVALID_PATIENT_DEMOGRAPHICS")
+@pytest.mark.requirement("FND-REG-018", "ERR-004")
+def test_register_not_on_pds(gpc, verify, test_data, left_behind):
+    p = test_data.patient("not_on_pds")
+    ex = register(gpc, body_for(p), label="register a patient PDS does not know")
+    note_if_created(ex, left_behind, "not_on_pds", p.nhs_number)
+    verify(ex, *errors(400, "INVALID_PATIENT_DEMOGRAPHICS", ("FND-REG-018", "ERR-004"),
+                       issue_code=DEMOGRAPHICS_ISSUE, reading=D16))
+
+
+@pytest.mark.title("Register for a patient PDS flags superseded or invalid answers 400 INVALID_NHS_NUMBER")
+@pytest.mark.requirement("FND-REG-021", "FND-REG-006", "ERR-003")
+def test_register_superseded(gpc, verify, test_data, left_behind):
+    p = test_data.patient("superseded", demographics=True)
+    ex = register(gpc, body_for(p), label="register a superseded patient")
+    note_if_created(ex, left_behind, "superseded", p.nhs_number)
+    verify(ex, halted_on_pds("FND-REG-006"), *errors(400, "INVALID_NHS_NUMBER", ("FND-REG-021", "ERR-003")))
+
+
+@pytest.mark.title("Register for a deceased patient answers 400 INVALID_PATIENT_DEMOGRAPHICS")
+@pytest.mark.requirement("FND-REG-010", "FND-REG-019", "FND-REG-006", "ERR-004")
+def test_register_deceased(gpc, verify, test_data, left_behind):
+    p = test_data.patient("deceased", demographics=True)
+    ex = register(gpc, body_for(p), label="register a deceased patient")
+    note_if_created(ex, left_behind, "deceased", p.nhs_number)
+    verify(ex, halted_on_pds("FND-REG-006"),
+           *errors(400, "INVALID_PATIENT_DEMOGRAPHICS", ("FND-REG-010", "FND-REG-019", "ERR-004"),
+                   issue_code=DEMOGRAPHICS_ISSUE, reading=D16))
+
+
+@pytest.mark.title("Register for a sensitive (S-flagged) patient answers 400 INVALID_PATIENT_DEMOGRAPHICS")
+@pytest.mark.requirement("FND-REG-020", "FND-REG-006", "ERR-004")
+def test_register_sensitive(gpc, verify, test_data, left_behind):
+    p = test_data.patient("sensitive", demographics=True)
+    ex = register(gpc, body_for(p), label="register a sensitive patient")
+    note_if_created(ex, left_behind, "sensitive", p.nhs_number)
+    verify(ex, halted_on_pds("FND-REG-006"),
+           *errors(400, "INVALID_PATIENT_DEMOGRAPHICS", ("FND-REG-020", "ERR-004"),
+                   issue_code=DEMOGRAPHICS_ISSUE, reading=D16))
+
+
+@pytest.mark.title("Register while PDS is unavailable answers 500 INTERNAL_SERVER_ERROR")
+@pytest.mark.requirement("FND-REG-022", "ERR-014")
+def test_register_pds_unavailable(gpc, verify, test_data, left_behind):
+    p = test_data.patient("pds_unavailable", demographics=True)
+    ex = register(gpc, body_for(p), label="register while PDS is down")
+    note_if_created(ex, left_behind, "pds_unavailable", p.nhs_number)
+    verify(ex, *errors(500, "INTERNAL_SERVER_ERROR", ("FND-REG-022", "ERR-014"),
+                       issue_code=("processing", "exception"), reading=D13))
+
+
+# -- already registered ---------------------------------------------------------------------------------
+@pytest.mark.title("Register for a patient already active at the practice answers 409 DUPLICATE_REJECTED")
+@pytest.mark.requirement("FND-REG-008", "ERR-008")
+def test_register_active_patient_duplicate(gpc, verify, test_data, left_behind):
+    p = test_data.patient("registered_verified", demographics=True)
+    ex = register(gpc, body_for(p), label="register a registered patient")
+    note_if_created(ex, left_behind, "registered_verified", p.nhs_number)
+    verify(ex, *errors(409, "DUPLICATE_REJECTED", ("FND-REG-008", "ERR-008"), issue_code="duplicate"))
+
+
+@pytest.mark.title("#921 flow: Find returns an unverified patient PDS verifies, and Register for them answers 409")
+@pytest.mark.requirement("FND-FP-014", "FND-REG-008", "ERR-008")
+def test_flow_921_find_then_register(gpc, verify, test_data, left_behind):
+    # Before #921 Find left such a patient out, the consumer then called Register, and Register said
+    # DUPLICATE_REJECTED: a patient the practice holds could be neither found nor registered.
+    p = test_data.patient("unverified_pds_traceable", demographics=True)
+    find = gpc.call("patient.find", params=[rules.identifier_param(p.nhs_number)], label="find (#921 patient)")
+    verify(find, rules.returns_patients("FND-FP-014", 1))
+    ex = register(gpc, body_for(p), label="register the #921 patient anyway")
+    note_if_created(ex, left_behind, "unverified_pds_traceable", p.nhs_number)
+    verify(ex, *errors(409, "DUPLICATE_REJECTED", ("FND-REG-008", "ERR-008"), issue_code="duplicate"))
+
+
+# -- registering ----------------------------------------------------------------------------------------
+@pytest.mark.title("Find -> Register -> Find -> Register: a patient new to the practice gets one temporary record")
+@pytest.mark.requirement("FND-REG-011", "FND-REG-013", "FND-REG-014", "FND-REG-015", "FND-REG-016", "FND-REG-008",
+                         "ERR-008")
+def test_flow_register_new_patient(gpc, verify, test_data, left_behind):
+    p = test_data.patient("not_registered_pds_known", demographics=True)
+    before = found_patients(gpc, p.nhs_number, "find before registering")
+    if before:
+        raise InsufficientData(msg="the 'not_registered_pds_known' patient is already registered at the practice "
+                                   "(by an earlier run?); Register can be exercised only once per patient")
+    ex = register(gpc, body_for(p, telecom=SENT_TELECOM), label="register a patient new to the practice")
+    note_if_created(ex, left_behind, "not_registered_pds_known", p.nhs_number)
+    verify.must(ex, http.status(200, "FND-REG-013"))
+    each = resources.each
+    verify(ex,
+           resources.searchset("FND-REG-013", entry_type="Patient", min_entries=1, max_entries=1,
+                               profile=profiles.SEARCHSET_BUNDLE),
+           resources.meta("Patient", profiles.PATIENT, "FND-REG-013"),
+           each("Patient", rules.registration_type_is(rules.TEMPORARY), "FND-REG-011"),
+           each("Patient", rules.active, "FND-REG-011"),
+           each("Patient", rules.nhs_number_identifier, "FND-REG-014"),
+           each("Patient", rules.carries_nhs_number(p.nhs_number), "FND-REG-014"),
+           each("Patient", rules.official_name, "FND-REG-014"),
+           each("Patient", rules.named(p.family, p.given), "FND-REG-014"),
+           each("Patient", rules.demographics, "FND-REG-014"),
+           each("Patient", rules.born(p.birth_date, p.gender), "FND-REG-014"),
+           each("Patient", rules.telecom_includes(SENT_TELECOM), "FND-REG-014"),
+           each("Patient", rules.managing_organization, "FND-REG-014"),
+           each("Patient", rules.registration_type_present, "FND-REG-015", reading=rules.SYSTEMS_READING),
+           each("Patient", rules.excluded_elements, "FND-REG-016"))
+    if test_data.data.organisation_id:
+        verify(ex, each("Patient", rules.managed_by(test_data.data.organisation_id), "FND-REG-014"))
+
+    after = found_patients(gpc, p.nhs_number, "find after registering")
+    verify.that(after is not None and len(after) == 1, "FND-REG-011",
+                f"Find after a successful Register returned {'an error' if after is None else len(after)} "
+                "patient(s); the new temporary patient should be found")
+    again = register(gpc, body_for(p, telecom=SENT_TELECOM), label="register the same patient again")
+    verify(again, *errors(409, "DUPLICATE_REJECTED", ("FND-REG-008", "ERR-008"), issue_code="duplicate"))
+
+
+@pytest.mark.title("Register with demographics PDS does not verify answers 400 INVALID_PATIENT_DEMOGRAPHICS (D-05)")
+@pytest.mark.requirement("FND-REG-005", "FND-REG-018", "ERR-004")
+def test_register_unverifiable_demographics(gpc, verify, test_data, left_behind):
+    p = test_data.patient("not_registered_pds_known", demographics=True)
+
+    def send(who: dict[str, str]) -> Exchange:
+        body = rules.register_parameters(rules.register_patient(
+            p.nhs_number, who["family"], [who["given"]], who["birth_date"], p.gender))
+        ex = register(gpc, body, label=f"register with demographics {who}")
+        note_if_created(ex, left_behind, "not_registered_pds_known", p.nhs_number)
+        return ex
+
+    strategies.explore(
+        verify, strategies.unverifiable_demographics(p.family or "", p.given[0], p.birth_date or ""), send,
+        lambda _: errors(400, "INVALID_PATIENT_DEMOGRAPHICS", ("FND-REG-005", "FND-REG-018", "ERR-004"),
+                         issue_code=DEMOGRAPHICS_ISSUE, reading=D05),
+        describe="demographics")
+
+
+@pytest.mark.title("Register for a patient who left the practice reactivates them as a temporary patient")
+@pytest.mark.requirement("FND-REG-009", "FND-REG-013", "FND-REG-014", "FND-REG-015")
+def test_register_reactivates_inactive_patient(gpc, verify, test_data, left_behind):
+    p = test_data.patient("inactive", demographics=True)
+    ex = register(gpc, body_for(p, telecom=SENT_TELECOM), label="register a patient who left")
+    note_if_created(ex, left_behind, "inactive", p.nhs_number)
+    verify.must(ex, rules.returns_patients("FND-REG-009", 1))
+    each = resources.each
+    verify(ex,
+           resources.searchset("FND-REG-013", entry_type="Patient", min_entries=1, max_entries=1,
+                               profile=profiles.SEARCHSET_BUNDLE),
+           each("Patient", rules.registration_type_is(rules.TEMPORARY), "FND-REG-009"),
+           each("Patient", rules.active, "FND-REG-009"),
+           each("Patient", rules.telecom_includes(SENT_TELECOM), "FND-REG-014"),
+           each("Patient", rules.registration_type_present, "FND-REG-015", reading=rules.SYSTEMS_READING),
+           each("Patient", rules.branch_reference, "FND-REG-015"))
+    after = found_patients(gpc, p.nhs_number, "find after reactivating")
+    verify.that(after is not None and len(after) == 1, "FND-REG-009",
+                "Find after reactivation should return the patient (they are active again)")
