@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", type=Path, help="target TOML file (default: the built-in reference GP system)")
     run.add_argument("--flow", action="append", choices=FLOWS, help="only this flow (repeatable)")
     run.add_argument("--role", action="append", choices=ROLES, help="only this role (repeatable)")
+    run.add_argument("--requirement", action="append", metavar="ID",
+                     help="only the tests that name this requirement ID (repeatable)")
     run.add_argument("--output", type=Path, help="evidence pack folder (default reports/<run-id>/)")
     run.add_argument("--fault", help="start the reference system with this named fault (see 'faults')")
     run.add_argument("--pfs-version", choices=("current", "legacy"),
@@ -62,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     dif.add_argument("--json", action="store_true", help="print the differences as JSON")
 
     sub.add_parser("faults", help="list the reference system's named faults")
+    st = sub.add_parser("selftest", help="mutation self-test: a clean reference run, then one run per named fault")
+    st.add_argument("--fault", action="append", help="only this fault (repeatable; default all)")
+    st.add_argument("--flow", action="append", choices=FLOWS, help="only the faults of this flow (repeatable)")
+    st.add_argument("--full", action="store_true",
+                    help="run each fault's whole flow, not only the tests naming its requirements (precision audit)")
+    st.add_argument("--workers", type=int, help="parallel runs (default: the number of CPUs)")
 
     ref = sub.add_parser("reference", help="the built-in reference GP system")
     ref_sub = ref.add_subparsers(dest="reference_command", required=True, parser_class=_Parser)
@@ -97,6 +105,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         from gpc_assure.reference.permissions import choose_version
 
         choose_version([args.fault] if args.fault else [], args.pfs_version)  # fail fast with a one-line message
+    if args.requirement:
+        from gpc_assure.requirements import load_catalogue
+
+        unknown = sorted(set(args.requirement) - {r.id for r in load_catalogue()})
+        if unknown:
+            raise ConfigError(f"--requirement: unknown requirement {', '.join(unknown)} (see profiles/requirements/)")
     if args.deviations:
         from gpc_assure.report.deviations import load as load_deviations
         from gpc_assure.requirements import load_catalogue
@@ -134,6 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args += ["--gpc-flow", f]
     for r in args.role or []:
         pytest_args += ["--gpc-role", r]
+    for rid in args.requirement or []:
+        pytest_args += ["--gpc-requirement", rid]
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     pytest_args += ["--gpc-seed", str(seed), f"--hypothesis-seed={seed}"]
     if args.keyword:
@@ -289,6 +305,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.stop()
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from gpc_assure import selftest
+    from gpc_assure.reference import faults as fault_registry
+
+    chosen = [fault_registry.get(n) for n in args.fault] if args.fault else list(fault_registry.registry().values())
+    if args.flow:
+        chosen = [f for f in chosen if f.flow in args.flow]
+    clean, detections = selftest.run_all(chosen, workers=args.workers, focused=not args.full)
+    print(selftest.table(clean, detections))
+    ok = clean.exit_code == 0 and all(d.caught and not d.extra for d in detections)
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -296,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "faults":
             return cmd_faults()
+        if args.command == "selftest":
+            return cmd_selftest(args)
         if args.command == "report":
             return cmd_report(args)
         if args.command == "verify":

@@ -37,6 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("gpc-assure")
     g.addoption("--gpc-flow", action="append", default=[], help="run only this flow (repeatable)")
     g.addoption("--gpc-role", action="append", default=[], help="run only this role (repeatable)")
+    g.addoption("--gpc-requirement", action="append", default=[],
+                help="run only the tests that name this requirement ID (repeatable)")
     g.addoption("--gpc-list-tests", default=None, metavar="FILE",
                 help="write the collected conformance tests and their metadata to FILE (JSON)")
 
@@ -100,6 +102,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     catalogue = load_catalogue()
     flows = set(config.getoption("gpc_flow") or [])
     roles = set(config.getoption("gpc_role") or [])
+    wanted = set(config.getoption("gpc_requirement") or [])
+    unknown = sorted(r for r in wanted if r not in catalogue)
+    if unknown:
+        raise pytest.UsageError(f"unknown requirement {', '.join(unknown)} (see profiles/requirements/)")
     problems: list[str] = []
     selected, deselected = [], []
     for item in items:
@@ -113,7 +119,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             if rid not in catalogue:
                 problems.append(f"{item.nodeid}: names unknown requirement {rid}")
         item.stash[META] = meta
-        if (flows and meta.flow not in flows) or (roles and meta.role not in roles):
+        if ((flows and meta.flow not in flows) or (roles and meta.role not in roles)
+                or (wanted and not wanted & set(meta.requirements))):
             deselected.append(item)
         else:
             selected.append(item)

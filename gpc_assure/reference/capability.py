@@ -22,6 +22,9 @@ CAP_MISSING_PROFILE = declare("capability-missing-profile", ["FND-CAP-008"], "fo
                               "the profile list omits GPConnect-Slot-1")
 CAP_WRONG_FHIR_VERSION = declare("capability-wrong-fhir-version", ["FND-CAP-003"], "foundations",
                                  "fhirVersion is 4.0.1 and acceptUnknown is missing")
+CAP_INVALID_STU3 = declare("capability-invalid-stu3", ["FND-CAP-001", "GEN-CT-009"], "foundations",
+                           "CapabilityStatement.date is free text, so the resource is not valid STU3 "
+                           "(and cannot be rendered as the XML it declares)")
 CAP_MISSING_RESOURCE = declare("capability-missing-resource", ["FND-CAP-006"], "foundations",
                                "rest.resource omits Location and Patient's search-type interaction")
 
@@ -60,7 +63,7 @@ def capability_statement(faults: Any) -> dict[str, Any]:
         "version": "1.2.6" if faults.on(CAP_WRONG_VERSION) else "1.2.7",
         "name": "GP Connect",
         "status": "active",
-        "date": "2020-05-05",
+        "date": "last Tuesday" if faults.on(CAP_INVALID_STU3) else "2020-05-05",
         "publisher": "gpc-assure",
         "description": "gpc-assure reference GP system implementing the GP Connect API version 1.2.7",
         "kind": "capability",
