@@ -78,15 +78,22 @@ def _run(args: tuple[str, list[str], str, list[str]]) -> RunOutcome:
         error_tests=[f"{t['id']}: {t['message'][:200]}" for t in data["tests"] if t["outcome"] == "error"],
         not_met=sorted(r["id"] for r in data["requirements"] if r["verdict"] == "not-met"),
         naming_tests=[t["id"] for t in failed if set(t["failed_requirements"]) & set(breaks)],
-        problem=data["run"].get("error"),
+        problem=(data["run"].get("error") or "") + (" | " + " ".join(sink.getvalue().split())[-600:]
+                                                    if code not in (0, 1) else "") or None,
     )
 
 
 def _forget_parent_conftests() -> None:
     # When the self-test runs inside pytest (the project's own tests), the parent has imported its own
-    # conftest modules; the child's run must import the suites' conftests under the same names.
-    for name in [n for n in sys.modules if n == "conftest" or n.endswith(".conftest")]:
-        del sys.modules[name]
+    # conftest and test modules; the child's run imports the suites' modules under top-level names
+    # (rootdir import mode), so a same-named parent module would make its collection fail.
+    from gpc_assure.paths import SUITES_DIR
+
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if name == "conftest" or name.endswith(".conftest") or (
+                name.split(".")[-1].startswith("test_") and not file.startswith(str(SUITES_DIR))):
+            del sys.modules[name]
 
 
 def _preload() -> None:
