@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fault", help="start with this named fault")
     serve.add_argument("--pfs-version", choices=("current", "legacy"),
                        help="the User Permissions version to serve (default current)")
+    cons = ref_sub.add_parser("consumer", help="perform one step of the reference consumer against a provider")
+    from gpc_assure.reference.consumer.cli import add_arguments as consumer_arguments
+
+    consumer_arguments(cons)
     return p
 
 
@@ -277,10 +281,10 @@ def cmd_faults() -> int:
     from gpc_assure.reference.faults import registry
 
     table = Table(show_lines=False)
-    for col in ("fault", "flow", "breaks", "what it changes"):
+    for col in ("fault", "role", "flow", "breaks", "what it changes"):
         table.add_column(col)
     for f in registry().values():
-        table.add_row(f.name, f.flow, ", ".join(f.breaks), f.description)
+        table.add_row(f.name, f.role, f.flow, ", ".join(f.breaks), f.description)
     Console(width=200).print(table)
     return 0
 
@@ -333,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_verify(args)
         if args.command == "diff":
             return cmd_diff(args)
+        if args.command == "reference" and args.reference_command == "consumer":
+            from gpc_assure.reference.consumer.cli import run as run_consumer
+
+            return run_consumer(args)
         if args.command == "reference":
             return cmd_serve(args)
         raise ConfigError(f"unknown command {args.command}")

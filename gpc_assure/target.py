@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from gpc_assure.consumer.section import ConsumerTestSection
 from gpc_assure.errors import ConfigError
+from gpc_assure.mesh.section import MeshSection
 from gpc_assure.pfs.section import PermissionsSection
 
 # Each patient role, and what a patient must be like to play it. The reference data pack offers all.
@@ -225,6 +227,10 @@ class Target(_Strict):
     # GP Connect (Patient Facing) User Permissions; without it every permissions test is not-applicable.
     permissions: PermissionsSection | None = None
     appointments: AppointmentsSection = AppointmentsSection()
+    # GP Connect Send Document over MESH: the spec version and the mailboxes; without it, the built-in sandbox.
+    mesh: MeshSection | None = None
+    # How to drive and judge a consumer under test (consumer suites); without it they are not-applicable.
+    consumer_test: ConsumerTestSection | None = None
 
     def redacted(self) -> dict[str, Any]:
         """The target as it may appear in evidence: secrets replaced, paths kept."""

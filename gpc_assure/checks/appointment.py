@@ -90,6 +90,34 @@ def booking_org_is(ods_code: str, name: str, telephone: str) -> Rule:
     return rule
 
 
+def _codes(concept: Any) -> set[str]:
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    return {f"{c.get('system')}|{c.get('code')}" for c in codings or [] if isinstance(c, dict)}
+
+
+def extensions_kept(sent: list[dict[str, Any]]) -> Rule:
+    """APT-BOOK-023: each Must-Support extension the booking sent (deliveryChannel, practitionerRole)
+    comes back once, with the value sent (a CodeableConcept keeps every coding sent; display may differ)."""
+
+    def rule(appt: dict[str, Any]) -> list[str]:
+        out = []
+        for ext in sent:
+            url = ext["url"]
+            name = url.rsplit("/", 1)[-1]
+            found = [e for e in appt.get("extension") or [] if isinstance(e, dict) and e.get("url") == url]
+            if len(found) != 1:
+                out.append(f"{_what(appt)} has {len(found)} {name} extensions; the booking sent one")
+            elif "valueCode" in ext and found[0].get("valueCode") != ext["valueCode"]:
+                out.append(f"{_what(appt)} {name} is {found[0].get('valueCode')!r}, booked as {ext['valueCode']!r}")
+            elif "valueCodeableConcept" in ext and not (
+                    _codes(ext["valueCodeableConcept"]) <= _codes(found[0].get("valueCodeableConcept"))):
+                out.append(f"{_what(appt)} {name} codes are {sorted(_codes(found[0].get('valueCodeableConcept')))}, "
+                           f"booked as {sorted(_codes(ext['valueCodeableConcept']))}")
+        return out
+
+    return rule
+
+
 def cancellation_reason(appt: dict[str, Any]) -> str | None:
     for e in appt.get("extension") or []:
         if isinstance(e, dict) and e.get("url") == CANCELLATION_REASON_EXT:

@@ -16,6 +16,11 @@ EXPECTED_RESOURCES: dict[str, set[str]] = {
     "Slot": {"search-type"},
 }
 FORMATS = ("application/fhir+json", "application/fhir+xml")
+# What the 1.2.7 example declares for Search for free slots: the parameters and _include values a consumer
+# sends (APT-SLOT-005), so a consumer reading the CapabilityStatement finds the search it must build.
+SLOT_SEARCH_PARAMS = ("start", "end", "status", "searchFilter")
+SLOT_SEARCH_INCLUDES = ("Slot:schedule", "Schedule:actor:Practitioner", "Schedule:actor:Location",
+                        "Location:managingOrganization")
 
 
 def version(cs: dict[str, Any]) -> list[str]:
@@ -63,6 +68,18 @@ def rest_resources(cs: dict[str, Any]) -> list[str]:
         elif missing := wanted - found[rtype]:
             out.append(f"{rtype} does not declare interaction(s) {sorted(missing)}")
     return out
+
+
+def slot_search(cs: dict[str, Any]) -> list[str]:
+    """FND-CAP-006: the Slot resource declares the example's search parameters and searchInclude values."""
+    slots = [r for rest in cs.get("rest") or [] if isinstance(rest, dict)
+             for r in rest.get("resource") or [] if isinstance(r, dict) and r.get("type") == "Slot"]
+    if not slots:
+        return ["rest.resource does not declare Slot"]
+    params = {p.get("name") for p in slots[0].get("searchParam") or [] if isinstance(p, dict)}
+    includes = set(slots[0].get("searchInclude") or [])
+    return ([f"Slot does not declare the search parameter {p}" for p in SLOT_SEARCH_PARAMS if p not in params]
+            + [f"Slot does not declare searchInclude {i}" for i in SLOT_SEARCH_INCLUDES if i not in includes])
 
 
 def register_operation(cs: dict[str, Any]) -> list[str]:

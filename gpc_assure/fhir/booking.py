@@ -13,13 +13,17 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from gpc_assure.checks.slot import DELIVERY_CHANNEL_EXT, actor_ids, entries
+from gpc_assure.checks.slot import DELIVERY_CHANNEL_EXT, PRACTITIONER_ROLE_EXT, actor_ids, entries
 from gpc_assure.fhir import profiles, uktime
 from gpc_assure.target import BookingOrganisation
 
 BOOKING_ORG_EXT = profiles.SD + "Extension-GPConnect-BookingOrganisation-1"
 CANCELLATION_REASON_EXT = profiles.SD + "Extension-GPConnect-AppointmentCancellationReason-1"
 ORGANISATION_TYPE_SYSTEM = "https://fhir.nhs.uk/STU3/CodeSystem/GPConnect-OrganisationType-1"
+# What the provider populates on an appointment itself: the #912 types and the extensions it copies from the
+# Slot and Schedule. The specification's amend and cancel request examples leave them all out.
+PROVIDER_TYPES = ("serviceCategory", "serviceType")
+PROVIDER_EXTENSIONS = (PRACTITIONER_ROLE_EXT, DELIVERY_CHANNEL_EXT)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class FreeSlot:
     practitioner_id: str | None
     schedule_type: str | None  # Schedule.serviceCategory.text
     resource: dict[str, Any]
+    practitioner_role: dict[str, Any] | None = None  # the Schedule's practitionerRole valueCodeableConcept
 
     @property
     def bookable(self) -> bool:
@@ -56,11 +61,14 @@ def free_slots(bundle: Any) -> list[FreeSlot]:
         types = [t.get("text") for t in slot.get("serviceType") or [] if isinstance(t, dict) and t.get("text")]
         channel = next((e.get("valueCode") for e in slot.get("extension") or []
                         if isinstance(e, dict) and e.get("url") == DELIVERY_CHANNEL_EXT), None)
+        role = next((e.get("valueCodeableConcept") for e in schedule.get("extension") or []
+                     if isinstance(e, dict) and e.get("url") == PRACTITIONER_ROLE_EXT), None)
         out.append(FreeSlot(
             id=slot["id"], start=start, end=end, schedule_id=sid, slot_type=types[0] if types else None,
             channel=channel, location_id=locations[0] if locations else None,
             practitioner_id=practitioners[0] if practitioners else None,
-            schedule_type=(schedule.get("serviceCategory") or {}).get("text"), resource=slot))
+            schedule_type=(schedule.get("serviceCategory") or {}).get("text"), resource=slot,
+            practitioner_role=copy.deepcopy(role) if isinstance(role, dict) else None))
     return sorted(out, key=lambda s: (s.start, s.schedule_id or "", s.id))
 
 
@@ -131,6 +139,17 @@ def appointment(slots: list[FreeSlot], patient_id: str, org: BookingOrganisation
     return res
 
 
+def slot_extensions(slot: FreeSlot, *, channel: bool = True, role: bool = True) -> list[dict[str, Any]]:
+    """The Must-Support extensions a booking may carry from its slot: the Slot's deliveryChannel and
+    the Schedule's practitionerRole (only those the search returned)."""
+    out: list[dict[str, Any]] = []
+    if channel and slot.channel:
+        out.append({"url": DELIVERY_CHANNEL_EXT, "valueCode": slot.channel})
+    if role and slot.practitioner_role:
+        out.append({"url": PRACTITIONER_ROLE_EXT, "valueCodeableConcept": copy.deepcopy(slot.practitioner_role)})
+    return out
+
+
 def for_update(appt: dict[str, Any]) -> dict[str, Any]:
     """A returned appointment as the body of an amend or cancel: edit it in place (APT-AMD-001)."""
     body = copy.deepcopy(appt)
@@ -146,6 +165,14 @@ def cancellation(appt: dict[str, Any], reason: str) -> dict[str, Any]:
                          if not (isinstance(e, dict) and e.get("url") == CANCELLATION_REASON_EXT)]
     body["extension"].append({"url": CANCELLATION_REASON_EXT, "valueString": reason})
     return body
+
+
+def without(body: dict[str, Any], elements: tuple[str, ...] = (), extensions: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An amend or cancel body with these elements and extension URLs left out (as older consumers send it)."""
+    out = {k: copy.deepcopy(v) for k, v in body.items() if k not in elements}
+    if "extension" in out:
+        out["extension"] = [e for e in out["extension"] if not (isinstance(e, dict) and e.get("url") in extensions)]
+    return out
 
 
 def version_of(appt: Any, etag: str | None = None) -> str | None:

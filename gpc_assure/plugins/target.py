@@ -47,9 +47,13 @@ def _start(run: Run, config: pytest.Config) -> None:
         run.target = load_target(target_file)
         run.target_file = str(target_file)
     else:
+        # A fault of the messaging peers (role sender/receiver) is applied by plugins/messaging.py, and one of
+        # the reference consumer (role consumer) by plugins/consumer.py, not here.
+        from gpc_assure.reference.faults import get as get_fault
         from gpc_assure.reference.server import ReferenceServer
 
-        run.server = ReferenceServer(faults=[fault] if fault else []).start()
+        provider_fault = fault if fault and get_fault(fault).role not in ("sender", "receiver", "consumer") else None
+        run.server = ReferenceServer(faults=[provider_fault] if provider_fault else []).start()
         run.target = run.server.target()
         run.fault = fault
     run.deadline = time.monotonic() + run.target.timeouts.run_s
@@ -84,7 +88,10 @@ def pytest_runtestloop(session: pytest.Session):
         run.active = True
         try:
             _start(run, session.config)
-            run.setup_error = preflight(run.target, [_record_preflight(run)])
+            # A messaging-only run talks to MESH, and a consumer-only run serves the consumer its own simulator:
+            # neither calls the provider's FHIR endpoint.
+            if any((m := meta_of(i)) and m.flow != "messaging" and m.role != "consumer" for i in session.items):
+                run.setup_error = preflight(run.target, [_record_preflight(run)])
         except GpcAssureError as exc:
             run.setup_error = str(exc)
             if exc.exit_code == 2:

@@ -27,7 +27,7 @@ from gpc_assure.reference.faults import ActiveFaults, declare
 from gpc_assure.reference.outcomes import ProviderError, bad_request, not_found, outcome
 from gpc_assure.reference.permissions import BASE_PATH as PFS_BASE_PATH
 from gpc_assure.reference.permissions import PermissionsProvider
-from gpc_assure.reference.routing import HANDLERS, Context, Reply
+from gpc_assure.reference.routing import HANDLERS, Context, Reply, requested_flow
 from gpc_assure.reference.store import Store
 from gpc_assure.transport.interactions import INTERACTIONS, Interaction
 
@@ -48,6 +48,10 @@ MISSING_CACHE_CONTROL = declare(
 CACHE_CONTROL_ONLY_ON_SUCCESS = declare(
     "cache-control-only-on-success", ["GEN-HTTP-001"], "foundations",
     "error responses carry no Cache-Control: no-store (successful ones do)")
+APPOINTMENT_RESPONSES_CACHEABLE = declare(
+    "appointment-responses-cacheable", ["GEN-HTTP-001"], "appointments",
+    "responses to appointment interactions (by Ssp-InteractionID), successful or not, carry "
+    "Cache-Control: private, max-age=300 instead of no-store")
 WRONG_VERB_405 = declare(
     "wrong-verb-not-bad-request", ["GEN-HDR-009"], "foundations",
     "a wrong HTTP verb gets 405 with an empty body instead of 400 BAD_REQUEST")
@@ -67,6 +71,10 @@ URL_CASE_INSENSITIVE = declare(
 UNKNOWN_PARAM_REJECTED = declare(
     "unknown-search-param-rejected", ["GEN-HTTP-007b"], "foundations",
     "a search with a parameter the provider does not recognise is refused with 400 instead of ignoring it")
+APPOINTMENT_UNKNOWN_PARAM_REJECTED = declare(
+    "appointment-search-rejects-unknown-params", ["GEN-HTTP-007b"], "appointments",
+    "search for free slots and retrieve refuse, with 400, any parameter they do not use (such as _sort or an "
+    "unknown name) instead of ignoring it")
 CHUNKED_REFUSED = declare(
     "chunked-request-refused", ["GEN-CT-007"], "foundations",
     "a request body sent with Transfer-Encoding: chunked is refused with 411 Length Required")
@@ -138,7 +146,7 @@ class ReferenceProvider:
         except Exception as exc:  # a bug in the reference must still answer like a provider would
             log.exception("reference provider failed")
             reply = Reply(500, outcome("INTERNAL_SERVER_ERROR", "exception", f"unexpected error: {exc}"))
-        return self.render(reply, fmt, headers.get("accept-encoding", ""))
+        return self.render(reply, fmt, headers.get("accept-encoding", ""), requested_flow(headers))
 
     def _outcome(self, err: ProviderError) -> dict[str, Any]:
         oo = outcome(err.code, err.issue_code, err.diagnostics)
@@ -150,17 +158,19 @@ class ReferenceProvider:
             del oo["meta"]
         return oo
 
-    def render(self, reply: Reply, fmt: str, accept_encoding: str = "") -> Response:
+    def render(self, reply: Reply, fmt: str, accept_encoding: str = "", flow: str | None = None) -> Response:
         if reply.status == 405:
             body, ctype = b"", ""
         else:
-            body, ctype = negotiation.render(reply.resource, fmt, self.faults)
+            body, ctype = negotiation.render(reply.resource, fmt, self.faults, flow)
         headers = dict(reply.headers)
         if ctype:
             headers["Content-Type"] = ctype
         error = reply.status >= 400
         if not self.faults.on(MISSING_CACHE_CONTROL) and not (error and self.faults.on(CACHE_CONTROL_ONLY_ON_SUCCESS)):
             headers["Cache-Control"] = "no-store"
+        if flow == "appointments" and self.faults.on(APPOINTMENT_RESPONSES_CACHEABLE):
+            headers["Cache-Control"] = "private, max-age=300"
         codings = {c.split(";")[0].strip().lower() for c in accept_encoding.split(",")}
         if body and "gzip" in codings and not self.faults.on(GZIP_NOT_SUPPORTED):
             body = gzip.compress(body)
@@ -196,6 +206,12 @@ class ReferenceProvider:
             i is interaction for i, _ in by_verb) else by_verb[0][1]
         claims = security.check_token(headers, interaction, self.faults)
         known = _SEARCH_PARAMS.get(interaction.name)
+        if known is not None and interaction.flow == "appointments" and self.faults.on(
+                APPOINTMENT_UNKNOWN_PARAM_REJECTED):
+            unknown = [k for k, _ in query if k not in known | {"_format", "_include", "_include:recurse"}]
+            # Only alongside the parameters the search needs: without them its own 422 comes first.
+            if unknown and any(k in known for k, _ in query):
+                raise bad_request(f"unsupported search parameter(s): {', '.join(unknown)}")
         if known is not None and self.faults.on(UNKNOWN_PARAM_REJECTED):
             unknown = [k for k, _ in query if k not in known and not k.startswith("_")]
             if unknown:

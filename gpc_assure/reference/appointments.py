@@ -4,7 +4,8 @@ Appointments are kept as `diary.Appointment` records and rendered to GPConnect-A
 way out. Amend and cancel compare the consumer's resource with the current rendering: only the
 elements the interaction may change can differ (elements the provider itself populates, such as
 serviceType, may be left out by the consumer). Every change bumps the versionId, and a stale If-Match
-is refused with 409.
+is refused with 409. Book, amend and cancel answer with the appointment unless the consumer sends
+Prefer: return=minimal (GEN-HTTP-005a/b).
 """
 
 from __future__ import annotations
@@ -99,8 +100,21 @@ BOOK_ECHOES_TYPE = declare(
     "book-echoes-consumer-slot-type", ["APT-BOOK-020"], "appointments",
     "serviceType and serviceCategory sent by the consumer are stored instead of the provider's own")
 BOOK_IGNORES_PREFER = declare(
-    "book-ignores-prefer-minimal", ["APT-BOOK-020"], "appointments",
+    "book-ignores-prefer-minimal", ["APT-BOOK-020", "GEN-HTTP-005b"], "appointments",
     "Prefer: return=minimal is ignored: 201 comes with the whole appointment")
+PREFER_REPRESENTATION_EMPTY = declare(
+    "prefer-representation-answered-empty", ["GEN-HTTP-005a"], "appointments",
+    "book, amend and cancel treat any Prefer header as return=minimal, so Prefer: return=representation gets "
+    "an empty body")
+UPDATE_IGNORES_PREFER = declare(
+    "update-ignores-prefer-minimal", ["GEN-HTTP-005b"], "appointments",
+    "amend and cancel ignore Prefer: return=minimal and answer with the whole appointment")
+APPOINTMENT_DROPS_CHANNEL = declare(
+    "appointment-drops-delivery-channel", ["APT-BOOK-023"], "appointments",
+    "appointments are returned without the deliveryChannel extension, even when the booking sent it")
+APPOINTMENT_DROPS_ROLE = declare(
+    "appointment-drops-practitioner-role", ["APT-BOOK-023"], "appointments",
+    "appointments are returned without the practitionerRole extension, even when the booking sent it")
 # -- retrieve --------------------------------------------------------------------------------------
 RETRIEVE_IGNORES_LE = declare(
     "retrieve-ignores-le-bound", ["APT-RET-002"], "appointments",
@@ -168,6 +182,10 @@ AMEND_KEEPS_VERSION = declare(
 AMEND_ONLY_BOOKING_ORG = declare(
     "amend-restricted-to-booking-org", ["APT-AMD-008"], "appointments",
     "only the organisation that booked an appointment may amend it (others get 403)")
+UPDATE_REQUIRES_TYPES = declare(
+    "update-requires-912-types", ["APT-AMD-002", "APT-CAN-002"], "appointments",
+    "an amend or cancel that leaves out serviceCategory and serviceType (as consumers written before #912 do) "
+    "is refused as if it had changed them")
 # -- cancel ----------------------------------------------------------------------------------------
 CANCEL_ACCEPTS_CHANGES = declare(
     "cancel-accepts-other-changes", ["APT-CAN-002"], "appointments",
@@ -214,9 +232,11 @@ def appointment_resource(ctx: Context, appt: Appointment) -> dict[str, Any]:
         extensions.append({"url": BOOKING_ORG_EXT, "valueReference": {"reference": f"#{appt.booking_org['id']}"}})
     if appt.cancellation_reason is not None:
         extensions.append({"url": CANCELLATION_REASON_EXT, "valueString": appt.cancellation_reason})
-    extensions.append({"url": PRACTITIONER_ROLE_EXT, "valueCodeableConcept": {
-        "coding": [{"system": SDS_JOB_ROLE_SYSTEM, "code": appt.role_code, "display": appt.role_display}]}})
-    extensions.append({"url": DELIVERY_CHANNEL_EXT, "valueCode": appt.channel})
+    if not faults.on(APPOINTMENT_DROPS_ROLE):
+        extensions.append({"url": PRACTITIONER_ROLE_EXT, "valueCodeableConcept": {
+            "coding": [{"system": SDS_JOB_ROLE_SYSTEM, "code": appt.role_code, "display": appt.role_display}]}})
+    if not faults.on(APPOINTMENT_DROPS_CHANNEL):
+        extensions.append({"url": DELIVERY_CHANNEL_EXT, "valueCode": appt.channel})
     res["extension"] = extensions
     for key in ("identifier", "priority"):
         if key in appt.kept:
@@ -248,6 +268,25 @@ def _reply(ctx: Context, appt: Appointment, status: int = 200, etag: bool = True
     reply = resource_reply(appointment_resource(ctx, appt), status)
     if not etag:
         reply.headers.pop("ETag", None)
+    return reply
+
+
+def _minimal(ctx: Context, ignores_minimal: str) -> bool:
+    """GEN-HTTP-005: whether to answer a create or update without a body (Prefer: return=minimal)."""
+    prefer = ctx.headers.get("prefer", "").replace(" ", "").lower()
+    if "return=minimal" in prefer:
+        return not ctx.faults.on(ignores_minimal)
+    return bool(prefer) and ctx.faults.on(PREFER_REPRESENTATION_EMPTY)
+
+
+def _written(ctx: Context, appt: Appointment, ignores_minimal: str, status: int = 200,
+             headers: dict[str, str] | None = None) -> Reply:
+    """The answer to a book, amend or cancel: the appointment, or only its headers when minimal is preferred."""
+    if _minimal(ctx, ignores_minimal):
+        version = ctx.store.version("Appointment", appt.id)
+        return Reply(status, None, {**(headers or {}), "ETag": f'W/"{version}"'})
+    reply = _reply(ctx, appt, status)
+    reply.headers.update(headers or {})
     return reply
 
 
@@ -482,12 +521,7 @@ def book_appointment(ctx: Context) -> Reply:
     headers = {"Last-Modified": email.utils.format_datetime(dt.datetime.now(dt.UTC), usegmt=True)}
     if not faults.on(BOOK_NO_LOCATION_HEADER):
         headers["Location"] = f"{ctx.service_root}/Appointment/{appt.id}/_history/{version}"
-    prefer = ctx.headers.get("prefer", "").replace(" ", "").lower()
-    if "return=minimal" in prefer and not faults.on(BOOK_IGNORES_PREFER):
-        return Reply(201, None, {**headers, "ETag": f'W/"{version}"'})
-    reply = _reply(ctx, appt, 201)
-    reply.headers.update(headers)
-    return reply
+    return _written(ctx, appt, BOOK_IGNORES_PREFER, 201, headers)
 
 
 # -- retrieve --------------------------------------------------------------------------------------
@@ -595,13 +629,15 @@ def _comparable(res: dict[str, Any], ignore: set[str], ignore_ext: set[str]) -> 
 
 
 def changed_elements(current: dict[str, Any], sent: dict[str, Any], may_change: set[str],
-                     may_change_ext: set[str]) -> list[str]:
+                     may_change_ext: set[str], *, types_may_be_left_out: bool = True) -> list[str]:
     """Top-level elements (and extension URLs) the consumer changed beyond what it may change.
 
     Elements the provider populates itself (serviceType, serviceCategory, the practitionerRole and
-    deliveryChannel extensions) count as unchanged when the consumer leaves them out.
+    deliveryChannel extensions) count as unchanged when the consumer leaves them out (APT-AMD-002 and
+    APT-CAN-002 readings: the specification's own amend and cancel request examples leave them out).
     """
-    ignore = set(may_change) | {k for k in _PROVIDER_OWNED if k not in sent}
+    owned = _PROVIDER_OWNED if types_may_be_left_out else ()
+    ignore = set(may_change) | {k for k in owned if k not in sent}
     sent_urls = {e.get("url") for e in sent.get("extension") or [] if isinstance(e, dict)}
     ignore_ext = set(may_change_ext) | {u for u in _PROVIDER_EXTENSIONS if u not in sent_urls}
     a, b = _comparable(current, ignore, ignore_ext), _comparable(sent, ignore, ignore_ext)
@@ -632,7 +668,8 @@ def amend_appointment(ctx: Context) -> Reply:
         may_change = {"description", "comment"}
         if faults.on(AMEND_CHANGES_START):
             may_change |= {"start", "end"}
-        changed = changed_elements(current, body, may_change, set())
+        changed = changed_elements(current, body, may_change, set(),
+                                   types_may_be_left_out=not faults.on(UPDATE_REQUIRES_TYPES))
         if faults.on(AMEND_LISTED_FIELDS_ONLY):
             changed = [c for c in changed if c in _AMEND_LISTED]
         if changed:
@@ -643,7 +680,7 @@ def amend_appointment(ctx: Context) -> Reply:
         appt.description, appt.comment = description, comment
         if not faults.on(AMEND_KEEPS_VERSION):
             store.bump("Appointment", appt.id)
-        return _reply(ctx, appt)
+        return _written(ctx, appt, UPDATE_IGNORES_PREFER)
 
 
 def _cancellation_reason(ctx: Context, body: dict[str, Any]) -> str:
@@ -690,7 +727,8 @@ def cancel_appointment(ctx: Context) -> Reply:
         if faults.on(CANCEL_ACCEPTS_CHANGES):
             may_change |= {"description", "comment"}
         current = appointment_resource(ctx, appt)
-        changed = changed_elements(current, checked, may_change, {CANCELLATION_REASON_EXT})
+        changed = changed_elements(current, checked, may_change, {CANCELLATION_REASON_EXT},
+                                   types_may_be_left_out=not faults.on(UPDATE_REQUIRES_TYPES))
         if changed:
             raise invalid_resource("only status and the cancellation reason may change when cancelling; also "
                                    f"changed: {', '.join(changed)}")
@@ -705,4 +743,4 @@ def cancel_appointment(ctx: Context) -> Reply:
                     diary.slots[sid].free = True
                     store.bump("Slot", sid)
         store.bump("Appointment", appt.id)
-        return _reply(ctx, appt)
+        return _written(ctx, appt, UPDATE_IGNORES_PREFER)

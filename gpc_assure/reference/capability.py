@@ -27,6 +27,8 @@ CAP_INVALID_STU3 = declare("capability-invalid-stu3", ["FND-CAP-001", "GEN-CT-00
                            "(and cannot be rendered as the XML it declares)")
 CAP_MISSING_RESOURCE = declare("capability-missing-resource", ["FND-CAP-006"], "foundations",
                                "rest.resource omits Location and Patient's search-type interaction")
+CAP_SLOT_INCLUDE_MISSING = declare("capability-slot-include-missing", ["FND-CAP-006"], "foundations",
+                                   "Slot's searchInclude omits Location:managingOrganization")
 
 _RESOURCES: list[dict[str, Any]] = [
     {"type": "Patient", "interaction": [{"code": "read"}, {"code": "search-type"}],
@@ -51,6 +53,9 @@ def capability_statement(faults: Any) -> dict[str, Any]:
     if faults.on(CAP_MISSING_RESOURCE):
         resources = [r for r in resources if r["type"] != "Location"]
         resources[0]["interaction"] = [{"code": "read"}]
+    if faults.on(CAP_SLOT_INCLUDE_MISSING):
+        slot = next(r for r in resources if r["type"] == "Slot")
+        slot["searchInclude"] = [i for i in slot["searchInclude"] if i != "Location:managingOrganization"]
     operations = [
         {"name": "gpc.registerpatient", "definition": {"reference": profiles.REGISTER_PATIENT_OPERATION}},
     ]

@@ -37,6 +37,9 @@ _DECLARING_MODULES = [
     "gpc_assure.reference.slots",
     "gpc_assure.reference.appointments",
     "gpc_assure.reference.permissions",
+    "gpc_assure.reference.messaging.sender",  # Send Document faults (roles "sender" and "receiver")
+    "gpc_assure.reference.messaging.receiver",
+    "gpc_assure.reference.consumer",  # the reference consumer's faults (role "consumer")
 ]
 
 

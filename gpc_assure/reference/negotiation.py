@@ -2,6 +2,10 @@
 
 The answer is FHIR JSON or FHIR XML with `;charset=utf-8` (GEN-CT-001..006); anything else asked
 for is a 415. Request bodies may be FHIR JSON or FHIR XML.
+
+Each fault has an Appointment Management twin (flow "appointments") that breaks the same rule only on
+requests naming an appointment interaction in Ssp-InteractionID, so the appointments suite's own
+negotiation checks are shown to fail without the Foundations ones failing too.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from gpc_assure.fhir.parse import model_for
 from gpc_assure.reference.faults import declare
 from gpc_assure.reference.outcomes import ProviderError
+from gpc_assure.reference.routing import requested_flow
 
 JSON = "application/fhir+json"
 XML = "application/fhir+xml"
@@ -46,6 +51,37 @@ XML_NOT_SERVED = declare(
     "xml-not-served", ["GEN-CT-001b", "GEN-CT-009"], "foundations",
     "a request for FHIR XML (by _format or Accept) is answered in JSON")
 
+# -- the same rules broken on Appointment Management requests only --------------------------------
+APPOINTMENT_FORMAT_PARAM_IGNORED = declare(
+    "appointment-format-param-ignored", ["GEN-CT-002"], "appointments",
+    "on appointment interactions, _format is ignored when Accept is also sent (Accept wins)")
+APPOINTMENT_CONTENT_TYPE_NOT_FOLLOWED = declare(
+    "appointment-content-type-not-followed", ["GEN-CT-003"], "appointments",
+    "on appointment interactions with no Accept and no _format, an XML request body is answered in JSON")
+APPOINTMENT_DEFAULT_XML = declare(
+    "appointment-default-format-xml", ["GEN-CT-004"], "appointments",
+    "appointment interactions asked for no format at all (no Accept, _format or Content-Type) answer XML")
+APPOINTMENT_CHARSET_MISSING = declare(
+    "appointment-content-type-charset-missing", ["GEN-CT-006a"], "appointments",
+    "appointment interactions answer with a Content-Type without ';charset=utf-8'")
+APPOINTMENT_CHARSET_SPACED = declare(
+    "appointment-content-type-charset-spaced", ["GEN-CT-006b"], "appointments",
+    "appointment interactions answer with '; charset=utf-8' (a space before charset)")
+APPOINTMENT_UNSUPPORTED_ACCEPTED = declare(
+    "appointment-unsupported-format-accepted", ["GEN-CT-005"], "appointments",
+    "appointment interactions asked for an unsupported format answer JSON instead of 415")
+APPOINTMENT_JSON_AS_PLAIN_JSON = declare(
+    "appointment-json-served-as-application-json", ["GEN-CT-001a"], "appointments",
+    "appointment interactions label FHIR JSON as application/json instead of application/fhir+json")
+APPOINTMENT_XML_NOT_SERVED = declare(
+    "appointment-xml-not-served", ["GEN-CT-001b"], "appointments",
+    "appointment interactions asked for FHIR XML (by _format or Accept) answer in JSON")
+
+
+def _broken(faults: Any, everywhere: str, appointments_only: str, flow: str | None) -> bool:
+    """Whether a rule is broken for this request: by its fault, or by its appointments-only twin."""
+    return faults.on(everywhere) or (flow == "appointments" and faults.on(appointments_only))
+
 
 def _from_media(value: str) -> str | None:
     """json, xml, 'any' for */* or None when the media range names neither."""
@@ -58,39 +94,40 @@ def _from_media(value: str) -> str | None:
     return None
 
 
-def _unsupported(what: str, faults: Any) -> str:
-    if faults.on(UNSUPPORTED_FORMAT_ACCEPTED):
+def _unsupported(what: str, faults: Any, flow: str | None) -> str:
+    if _broken(faults, UNSUPPORTED_FORMAT_ACCEPTED, APPOINTMENT_UNSUPPORTED_ACCEPTED, flow):
         return "json"
     raise ProviderError(415, "BAD_REQUEST", "not-supported", f"unsupported {what}")
 
 
 def response_format(query: list[tuple[str, str]], headers: dict[str, str], faults: Any) -> str:
     """The format to answer in, or ProviderError 415 for an unsupported one (GEN-CT-002..005)."""
-    fmt = _negotiate(query, headers, faults)
-    if fmt == "xml" and faults.on(XML_NOT_SERVED):
+    flow = requested_flow(headers)
+    fmt = _negotiate(query, headers, faults, flow)
+    if fmt == "xml" and _broken(faults, XML_NOT_SERVED, APPOINTMENT_XML_NOT_SERVED, flow):
         return "json"
     return fmt
 
 
-def _negotiate(query: list[tuple[str, str]], headers: dict[str, str], faults: Any) -> str:
+def _negotiate(query: list[tuple[str, str]], headers: dict[str, str], faults: Any, flow: str | None) -> str:
     fmt_param = [v for k, v in query if k == "_format"]
     accept = headers.get("accept")
-    if faults.on(FORMAT_PARAM_IGNORED) and accept:
+    if accept and _broken(faults, FORMAT_PARAM_IGNORED, APPOINTMENT_FORMAT_PARAM_IGNORED, flow):
         fmt_param = []
     if fmt_param:
         fmt = _FORMAT_WORDS.get(fmt_param[0].strip().lower())
-        return fmt if fmt is not None else _unsupported(f"_format {fmt_param[0]!r}", faults)
+        return fmt if fmt is not None else _unsupported(f"_format {fmt_param[0]!r}", faults, flow)
     if accept:
         fmt = _from_media(accept)
         if fmt is None:
-            return _unsupported(f"Accept {accept!r}", faults)
+            return _unsupported(f"Accept {accept!r}", faults, flow)
         return "json" if fmt == "any" else fmt
     ctype = headers.get("content-type")
-    if ctype and not faults.on(CONTENT_TYPE_NOT_FOLLOWED):
+    if ctype and not _broken(faults, CONTENT_TYPE_NOT_FOLLOWED, APPOINTMENT_CONTENT_TYPE_NOT_FOLLOWED, flow):
         fmt = _from_media(ctype)
         if fmt in ("json", "xml"):
             return fmt
-    if not ctype and faults.on(DEFAULT_XML):
+    if not ctype and _broken(faults, DEFAULT_XML, APPOINTMENT_DEFAULT_XML, flow):
         return "xml"
     return "json"
 
@@ -129,14 +166,19 @@ def _xml_to_json(raw: bytes) -> dict[str, Any]:
         raise ProviderError(422, "INVALID_RESOURCE", "invalid", f"invalid {rtype}: {str(exc)[:300]}") from None
 
 
-def render(resource: dict[str, Any] | None, fmt: str, faults: Any) -> tuple[bytes, str]:
-    """Body bytes and Content-Type for a resource in the negotiated format."""
+def render(resource: dict[str, Any] | None, fmt: str, faults: Any, flow: str | None = None) -> tuple[bytes, str]:
+    """Body bytes and Content-Type for a resource in the negotiated format (`flow`: the request's)."""
     if resource is None:
         return b"", ""
-    charset = "" if faults.on(CHARSET_MISSING) else ("; charset=utf-8" if faults.on(CHARSET_SPACED)
-                                                     else ";charset=utf-8")
+    if _broken(faults, CHARSET_MISSING, APPOINTMENT_CHARSET_MISSING, flow):
+        charset = ""
+    elif _broken(faults, CHARSET_SPACED, APPOINTMENT_CHARSET_SPACED, flow):
+        charset = "; charset=utf-8"
+    else:
+        charset = ";charset=utf-8"
     if fmt == "xml":
         model = model_for(resource["resourceType"])
         return model.model_validate(resource).model_dump_xml(), XML + charset
-    media = "application/json" if faults.on(JSON_AS_PLAIN_JSON) else JSON
+    plain = _broken(faults, JSON_AS_PLAIN_JSON, APPOINTMENT_JSON_AS_PLAIN_JSON, flow)
+    media = "application/json" if plain else JSON
     return json.dumps(resource, ensure_ascii=False).encode("utf-8"), media + charset

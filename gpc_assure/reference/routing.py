@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gpc_assure.transport.interactions import Interaction
+from gpc_assure.transport.interactions import BY_INTERACTION_ID, Interaction
 
 if TYPE_CHECKING:
     from gpc_assure.reference.faults import ActiveFaults
@@ -39,6 +39,16 @@ class Reply:
 
 
 Handler = Callable[[Context], Reply]
+
+
+def requested_flow(headers: dict[str, str]) -> str | None:
+    """The flow of the interaction a request names in Ssp-InteractionID (lower-cased header names).
+
+    Known before routing and JWT checks run, so a fault scoped to one flow can change content
+    negotiation and caching even on requests those checks go on to refuse.
+    """
+    named = BY_INTERACTION_ID.get((headers.get("ssp-interactionid") or "").strip())
+    return named.flow if named else None
 
 HANDLERS: dict[str, Handler] = {}
 

@@ -30,6 +30,9 @@ HEADER_ERROR_WRONG_CODE = declare(
 INTERACTION_ID_NOT_CHECKED = declare(
     "interaction-id-not-checked", ["GEN-HDR-008"], "foundations",
     "a Ssp-InteractionID that does not match the endpoint and verb is not noticed")
+APPOINTMENT_INTERACTION_ID_NOT_CHECKED = declare(
+    "appointment-interaction-id-not-checked", ["GEN-HDR-008"], "appointments",
+    "on the appointment endpoints, a Ssp-InteractionID naming another interaction is not noticed")
 SSP_TO_NOT_CHECKED = declare(
     "ssp-to-not-checked", ["GEN-HDR-007"], "foundations",
     "requests addressed to another provider's ASID (Ssp-To) are processed")
@@ -134,7 +137,9 @@ def check_interaction(headers: dict[str, str], candidates: list[Interaction], fa
     for i in candidates:
         if i.interaction_id == sent:
             return i
-    if faults.on(INTERACTION_ID_NOT_CHECKED) or not sent:
+    lenient = faults.on(INTERACTION_ID_NOT_CHECKED) or (
+        candidates[0].flow == "appointments" and faults.on(APPOINTMENT_INTERACTION_ID_NOT_CHECKED))
+    if lenient or not sent:
         return candidates[0]  # a blank one passed the header check only because a fault let it
     raise _header_error(f"InteractionID header does not match request ({sent!r})", faults)
 

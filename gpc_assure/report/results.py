@@ -137,13 +137,21 @@ def build(run: Any, records: list[dict[str, Any]], catalogue: Catalogue, flows: 
 def spec_variants(target: Any) -> dict[str, str]:
     """The spec variant each flow is run against, as the target declares it (e.g. permissions: legacy)."""
     section = getattr(target, "permissions", None) if target is not None else None
-    return {"permissions": section.version} if section is not None else {}
+    out = {"permissions": section.version} if section is not None else {}
+    mesh = getattr(target, "mesh", None) if target is not None else None
+    if mesh is not None:  # Send Document: v2 or v1.3
+        out["messaging"] = mesh.spec_version
+    return out
 
 
 def _variant_versions(variants: dict[str, str]) -> dict[str, str]:
     out = {}
     if "permissions" in variants:
         out["user-permissions"] = f"{variants['permissions']}: {SPEC_COMMITS.get(variants['permissions'], '?')}"
+    if "messaging" in variants:
+        from gpc_assure.messaging.spec import spec_for
+
+        out["send-document"] = spec_for(variants["messaging"]).label
     return out
 
 

@@ -151,3 +151,25 @@ def test_amend_by_another_organisation(diary, booker, gpc, verify):
     ex = booker.amend(appt["id"], _amended(appt, f"Amended by {other.name}"), booking.version_of(appt),
                       claims=claims, label=f"amend as {other.ods_code}, which did not book it")
     verify(ex, http.status(200, "APT-AMD-008"))
+
+
+LEFT_OUT = {
+    "serviceCategory and serviceType": (booking.PROVIDER_TYPES, ()),
+    "the #912 types and the practitionerRole and deliveryChannel extensions": (
+        booking.PROVIDER_TYPES, booking.PROVIDER_EXTENSIONS),
+}
+OMITTED_READING = ("912-OMITTED: leaving out what the provider populates is no change (the spec's amend request "
+                   "example leaves it out); the amend must succeed")
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("An amend leaving out {left_out} (as consumers before 1.2.7 do) succeeds, the types still returned")
+@pytest.mark.requirement("APT-AMD-002", "APT-AMD-007")
+@pytest.mark.parametrize("left_out", list(LEFT_OUT))
+def test_amend_without_provider_elements(diary, booker, verify, left_out):
+    appt = booker.booked(diary=diary)
+    body = booking.without(_amended(appt), *LEFT_OUT[left_out])
+    ex = booker.amend(appt["id"], body, booking.version_of(appt), label=f"amend leaving out {left_out}")
+    verify.must(ex, http.status(200, "APT-AMD-002", reading=OMITTED_READING))
+    verify(ex, each("Appointment", rules.types_of_912, "APT-AMD-007"),
+           each("Appointment", rules.text_kept("Amended by the conformance suite", "Amended comment"), "APT-AMD-007"))

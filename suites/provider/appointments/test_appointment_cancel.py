@@ -142,3 +142,25 @@ def test_cancel_reason_errors(diary, booker, verify, case):
     mutate(body)
     verify(booker.cancel(appt, body=body, label=f"cancel with {case}"),
            outcome.operation_outcome(status, code, "APT-CAN-008"))
+
+
+LEFT_OUT = {
+    "serviceCategory and serviceType": (booking.PROVIDER_TYPES, ()),
+    "the #912 types and the practitionerRole and deliveryChannel extensions": (
+        booking.PROVIDER_TYPES, booking.PROVIDER_EXTENSIONS),
+}
+OMITTED_READING = ("912-OMITTED: leaving out what the provider populates is no change (the spec's cancel request "
+                   "example leaves it out); the cancel must succeed")
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A cancel leaving out {left_out} (as consumers before 1.2.7 do) succeeds, the types still returned")
+@pytest.mark.requirement("APT-CAN-002", "APT-CAN-005", "APT-CAN-007")
+@pytest.mark.parametrize("left_out", list(LEFT_OUT))
+def test_cancel_without_provider_elements(diary, booker, verify, left_out):
+    appt = booker.booked(diary=diary)
+    body = booking.without(booking.cancellation(appt, REASON), *LEFT_OUT[left_out])
+    ex = booker.cancel(appt, body=body, label=f"cancel leaving out {left_out}")
+    verify.must(ex, http.status(200, "APT-CAN-002", reading=OMITTED_READING))
+    verify(ex, each("Appointment", rules.cancelled_with(REASON), "APT-CAN-005"),
+           each("Appointment", rules.types_of_912, "APT-CAN-007"))

@@ -61,6 +61,12 @@ def test_metadata_resources(gpc, verify):
     verify(gpc.call("metadata.read"), body_rule(capability.rest_resources, "FND-CAP-006"))
 
 
+@pytest.mark.title("CapabilityStatement declares Slot's search parameters and _include values")
+@pytest.mark.requirement("FND-CAP-006")
+def test_metadata_slot_search(gpc, verify):
+    verify(gpc.call("metadata.read"), body_rule(capability.slot_search, "FND-CAP-006"))
+
+
 @pytest.mark.title("CapabilityStatement declares the gpc.registerpatient operation")
 @pytest.mark.requirement("FND-CAP-007")
 def test_metadata_register_operation(gpc, verify):

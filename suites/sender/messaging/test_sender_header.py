@@ -1,0 +1,47 @@
+"""The ITK3 message Bundle and MessageHeader the sender under test sends (one rule per requirement)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpc_assure.checks import mesh as mesh_rules
+from gpc_assure.checks import send_document as sd
+
+RULES = [
+    ("MSG-SD-021", "a Bundle of type message, profiled, with an identifier", sd.message_bundle, None),
+    ("MSG-SD-022", "three entries, the MessageHeader first", sd.message_entries, None),
+    ("MSG-SD-023", "MessageHeader profiled ITK-MessageHeader-2", sd.header_profile, None),
+    ("MSG-SD-024", "event ITK007C", sd.header_event, None),
+    ("MSG-SD-025", "sender is the ITK header Organization with an ODS code", sd.header_sender, None),
+    ("MSG-SD-028", "focus is the document Bundle", sd.header_focus, None),
+    ("MSG-SD-029", "no destination (no receiver in v1.3)", sd.header_no_destination, "RECEIVER-V2"),
+    ("MSG-SD-030", "the handling extension with its six parts", sd.handling_present, None),
+    ("MSG-SD-031", "BusAckRequested is true", sd.bus_ack_requested, None),
+    ("MSG-SD-032", "InfAckRequested is true", sd.inf_ack_requested, None),
+    ("MSG-SD-033", "RecipientType coded for the version", sd.recipient_type, "SD-C08"),
+    ("MSG-SD-034", "the Send Document MessageDefinition", sd.message_definition, "SD-C03"),
+    ("MSG-SD-035", "SenderReference names the encounter", sd.sender_reference, None),
+    ("MSG-SD-036", "LocalExtension for the version", sd.local_extension, "SD-C02"),
+]
+
+
+@pytest.mark.title("Send Document message: {what}")
+@pytest.mark.parametrize(("rid", "what", "rule", "reading"),
+                         [pytest.param(*r, id=r[0], marks=pytest.mark.requirement(r[0])) for r in RULES])
+def test_message_rule(rid, what, rule, reading, document, message, mesh_setup, verify):
+    verify(document.arrival.exchange, sd.message_check(rule, mesh_setup.spec, rid, reading))
+
+
+@pytest.mark.title("MessageHeader.source.endpoint is the mailbox the message came from")
+@pytest.mark.requirement("MSG-SD-026")
+def test_source_endpoint(document, message, mesh_setup, verify):
+    verify(document.arrival.exchange, sd.message_check(sd.header_source, mesh_setup.spec, "MSG-SD-026"))
+    for p in mesh_rules.source_is_sender(document.headers, message):
+        verify.finding("MSG-SD-026", p, exchange=document.arrival.exchange)
+
+
+@pytest.mark.title("MessageHeader.timestamp says when the message was made")
+@pytest.mark.requirement("MSG-SD-027")
+def test_timestamp(document, message, mesh_setup, verify):
+    verify(document.arrival.exchange, sd.message_check(sd.header_timestamp, mesh_setup.spec, "MSG-SD-027",
+                                                       "TIMESTAMP-WINDOW", sent_at=document.reached_mesh))
