@@ -384,6 +384,22 @@ needs_specs = pytest.mark.skipif(not (SHARED_SPECS_DIR / "fhir-stu3" / "Structur
                                  reason=f"the official StructureDefinitions are not at {SHARED_SPECS_DIR}/fhir-stu3")
 
 
+def test_generator_reads_an_artefact_with_undeclared_windows_1252_bytes(tmp_path):
+    # One published ValueSet carries a Windows-1252 copyright sign in a file that declares no encoding.
+    path = tmp_path / "ValueSet-x.xml"
+    path.write_bytes(b'<ValueSet xmlns="http://hl7.org/fhir"><url value="https://example.org/vs"/>'
+                     b'<copyright value="\xa9 NHS"/></ValueSet>')
+    root = _generator().read_xml(path)
+    assert root.find("{http://hl7.org/fhir}copyright").get("value") == "\u00a9 NHS"
+
+
+def test_generator_still_refuses_xml_that_is_not_well_formed(tmp_path):
+    path = tmp_path / "broken.xml"
+    path.write_bytes(b"<ValueSet><url></ValueSet>")
+    with pytest.raises(Exception, match=r"mismatch|Opening and ending tag"):
+        _generator().read_xml(path)
+
+
 @needs_specs
 def test_committed_rules_equal_the_generators_output():
     built = _generator().build(SHARED_SPECS_DIR)

@@ -147,14 +147,32 @@ class Specs:
     def _index(self, folder: str) -> dict[str, Path]:
         out: dict[str, Path] = {}
         for path in sorted((self.fhir / folder).glob("*.xml")):
-            for _, el in etree.iterparse(str(path), events=("end",), tag="{http://hl7.org/fhir}url"):
-                if el.getparent() is not None and el.getparent().getparent() is None:
-                    out.setdefault(el.get("value"), path)
-                    break
+            url = self.parse(path).find("f:url", NS)
+            if url is not None and url.get("value"):
+                out.setdefault(url.get("value"), path)
         return out
 
     def parse(self, path: Path) -> Any:
-        return etree.parse(str(path)).getroot()
+        return read_xml(path)
+
+
+def read_xml(path: Path) -> Any:
+    """The root element of an official XML artefact.
+
+    Some published artefacts declare no encoding (so UTF-8) yet carry Windows-1252 bytes, such as a
+    copyright sign in ValueSet-RARecord-CommunityLanguageSupport-1.xml. Those bytes only ever occur in
+    narrative and copyright text, never in the codes and URLs the rules are built from, so the file is
+    decoded as Windows-1252 rather than refused.
+    """
+    data = path.read_bytes()
+    try:
+        return etree.fromstring(data)
+    except etree.XMLSyntaxError as strict_error:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise strict_error from None
+        return etree.fromstring(text.encode("utf-8"), etree.XMLParser(encoding="utf-8"))
 
 
 # --- value sets ---------------------------------------------------------------------------------
