@@ -212,3 +212,10 @@ def text_kept(description: str, comment: str | None) -> Rule:
         return out
 
     return rule
+
+
+def no_comment(appt: dict[str, Any]) -> list[str]:
+    """APT-BOOK-009 (reading BOOK-NO-COMMENT): a booking sent without a comment comes back without one."""
+    if "comment" not in appt:
+        return []
+    return [f"{_what(appt)} was booked without a comment but carries comment {str(appt['comment'])[:60]!r}"]

@@ -317,6 +317,50 @@ def telecom_includes(sent: Iterable[dict[str, Any]]) -> Rule:
     return rule
 
 
+def given_names_include(sent: Iterable[str]) -> Rule:
+    """FND-REG-014: every given name the consumer sent is in the official name (case-insensitively)."""
+    sent = list(sent)
+
+    def rule(p: dict[str, Any]) -> list[str]:
+        names = official_names(p)
+        if len(names) != 1:
+            return []  # official_name reports this
+        have = {str(g).casefold() for g in names[0].get("given") or []}
+        missing = [g for g in sent if g.casefold() not in have]
+        return [f"given name(s) {missing} sent by the consumer are not in the official name "
+                f"{names[0].get('given')}"] if missing else []
+
+    return rule
+
+
+def address_includes(sent: dict[str, Any]) -> Rule:
+    """FND-REG-014: the address the consumer sent (its lines and postcode) is in the registered record."""
+    def key(a: dict[str, Any]) -> tuple:
+        return (tuple(str(x).casefold() for x in a.get("line") or []),
+                str(a.get("postalCode") or "").replace(" ", "").casefold())
+
+    def rule(p: dict[str, Any]) -> list[str]:
+        have = {key(a) for a in p.get("address") or [] if isinstance(a, dict)}
+        if key(sent) in have:
+            return []
+        return [f"the {sent.get('use')} address {sent.get('line')} {sent.get('postalCode')!r} sent by the consumer "
+                "is not in the record"]
+
+    return rule
+
+
+def communicates_in(language_code: str) -> Rule:
+    """FND-REG-014: the nhsCommunication the consumer sent (its language) is in the registered record."""
+    def rule(p: dict[str, Any]) -> list[str]:
+        codes = {c.get("code") for ext in extensions(p, profiles.EXT_NHS_COMMUNICATION)
+                 for lang in _sub(ext, "language") for c in _codings(lang)}
+        if language_code in codes:
+            return []
+        return [f"the nhsCommunication sent (language {language_code!r}) is not in the record"]
+
+    return rule
+
+
 # Everything Find and Read demand of any Patient they return (FND-FP-005..011), by requirement.
 POPULATION_RULES: dict[str, list[Rule]] = {
     "FND-FP-005": [meta, profile_constraints],

@@ -19,10 +19,10 @@ import re
 from typing import Any
 
 from gpc_assure.fhir import profiles, uktime
-from gpc_assure.fhir.parse import validate_structure
+from gpc_assure.fhir.parse import model_for, validate_structure
 from gpc_assure.reference.diary import Appointment, Diary, Slot, diary_of
 from gpc_assure.reference.faults import declare
-from gpc_assure.reference.outcomes import ProviderError, invalid_parameter, invalid_resource, not_found
+from gpc_assure.reference.outcomes import ProviderError, bad_request, invalid_parameter, invalid_resource, not_found
 from gpc_assure.reference.routing import Context, Reply, handles, resource_reply, searchset
 from gpc_assure.reference.slots import DELIVERY_CHANNEL_EXT, PRACTITIONER_ROLE_EXT, SDS_JOB_ROLE_SYSTEM
 
@@ -115,6 +115,20 @@ APPOINTMENT_DROPS_CHANNEL = declare(
 APPOINTMENT_DROPS_ROLE = declare(
     "appointment-drops-practitioner-role", ["APT-BOOK-023"], "appointments",
     "appointments are returned without the practitionerRole extension, even when the booking sent it")
+BOOK_REQUIRES_PRACTITIONER = declare(
+    "book-requires-practitioner", ["APT-BOOK-024"], "appointments",
+    "a booking that leaves out the Practitioner participant of a schedule with a practitioner is refused 422 "
+    "INVALID_RESOURCE, as if it were mandatory")
+BOOK_ACCEPTS_BLANK_IDENTIFIER = declare(
+    "book-accepts-identifier-without-value", ["APT-BOOK-019"], "appointments",
+    "a booking whose identifier has a system but no value is accepted (that identifier is not stored)")
+BOOK_ADDS_COMMENT = declare(
+    "book-adds-default-comment", ["APT-BOOK-009"], "appointments",
+    "a booking sent without a comment is stored with a default comment of the provider's own")
+WRONG_BODY_TYPE_BAD_REQUEST = declare(
+    "appointment-body-type-bad-request", ["APT-BOOK-025", "APT-AMD-009"], "appointments",
+    "a book or amend body that is a resource of another STU3 type is answered 400 BAD_REQUEST instead of 422 "
+    "INVALID_RESOURCE (a type FHIR does not define still gets 422)")
 # -- retrieve --------------------------------------------------------------------------------------
 RETRIEVE_IGNORES_LE = declare(
     "retrieve-ignores-le-bound", ["APT-RET-002"], "appointments",
@@ -296,6 +310,8 @@ def _appointment_body(ctx: Context) -> dict[str, Any]:
     body = ctx.body
     if not isinstance(body, dict) or body.get("resourceType") != "Appointment":
         found = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
+        if isinstance(found, str) and model_for(found) is not None and ctx.faults.on(WRONG_BODY_TYPE_BAD_REQUEST):
+            raise bad_request(f"the request body must be an Appointment (was {found})")
         raise invalid_resource(f"the request body must be an Appointment (was {found})")
     return body
 
@@ -479,6 +495,11 @@ def book_appointment(ctx: Context) -> Reply:
         raise invalid_resource("exactly one Patient participant is required")
     if not locations and not faults.on(BOOK_ACCEPTS_NO_LOCATION):
         raise invalid_resource("a Location participant (where the appointment takes place) is required")
+    for ident in body.get("identifier") or []:
+        # GPConnect-Appointment-1 makes identifier.system and identifier.value 1..1.
+        if not (ident or {}).get("system") or (not (ident or {}).get("value")
+                                                and not faults.on(BOOK_ACCEPTS_BLANK_IDENTIFIER)):
+            raise invalid_resource("every identifier needs a system and a value")
     for p in body.get("participant") or []:
         ref = ((p or {}).get("actor") or {}).get("reference") or ""
         if not re.fullmatch(r"(Patient|Location|Practitioner)/[A-Za-z0-9\-.]{1,64}", ref):
@@ -486,6 +507,8 @@ def book_appointment(ctx: Context) -> Reply:
                                    "Practitioner reference")
     org = _booking_org(ctx, body)
     description, comment = _text_limits(ctx, diary, body.get("description"), body.get("comment"))
+    if comment is None and faults.on(BOOK_ADDS_COMMENT):
+        comment = "Booked through GP Connect"
     with store.lock:
         if patients[0] not in store.patients:
             raise ProviderError(422, "REFERENCE_NOT_FOUND", "invalid", f"patient {patients[0]} does not exist")
@@ -497,6 +520,8 @@ def book_appointment(ctx: Context) -> Reply:
                 raise ProviderError(422, "REFERENCE_NOT_FOUND", "invalid", f"practitioner {pid} does not exist")
         slots = _check_slots(ctx, diary, body, org)
         schedule = slots[0].schedule
+        if schedule.practitioner and not _refs(body, "Practitioner") and faults.on(BOOK_REQUIRES_PRACTITIONER):
+            raise invalid_resource(f"the Practitioner participant (Practitioner/{schedule.practitioner}) is required")
         slot_type, schedule_type = slots[0].slot_type, schedule.schedule_type
         if faults.on(BOOK_ECHOES_TYPE):
             slot_type = next((t.get("text") for t in body.get("serviceType") or [] if t.get("text")), slot_type)
@@ -506,6 +531,11 @@ def book_appointment(ctx: Context) -> Reply:
             participants.append({"actor": {"reference": f"Practitioner/{schedule.practitioner}"},
                                  "status": "accepted"})
         kept = {k: copy.deepcopy(body[k]) for k in KEPT_ELEMENTS if k in body}
+        if "identifier" in kept:
+            # An identifier without a value gets this far only under BOOK_ACCEPTS_BLANK_IDENTIFIER; never store it.
+            kept["identifier"] = [i for i in kept["identifier"] if (i or {}).get("value")]
+            if not kept["identifier"]:
+                del kept["identifier"]
         appt = Appointment(
             id=diary.new_appointment_id(), patient=patients[0], slot_ids=[s.id for s in slots],
             location=locations[0] if locations else schedule.location, practitioner=schedule.practitioner,

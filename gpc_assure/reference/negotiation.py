@@ -47,6 +47,9 @@ UNSUPPORTED_FORMAT_ACCEPTED = declare(
 JSON_AS_PLAIN_JSON = declare(
     "json-served-as-application-json", ["GEN-CT-001a", "GEN-CT-009"], "foundations",
     "FHIR JSON is labelled Content-Type application/json instead of application/fhir+json")
+CONTENT_TYPE_OVERRIDES = declare(
+    "content-type-overrides-accept", ["GEN-CT-010"], "foundations",
+    "an XML request Content-Type decides the response format even when Accept or _format asks for JSON")
 XML_NOT_SERVED = declare(
     "xml-not-served", ["GEN-CT-001b", "GEN-CT-009"], "foundations",
     "a request for FHIR XML (by _format or Accept) is answered in JSON")
@@ -112,6 +115,9 @@ def response_format(query: list[tuple[str, str]], headers: dict[str, str], fault
 def _negotiate(query: list[tuple[str, str]], headers: dict[str, str], faults: Any, flow: str | None) -> str:
     fmt_param = [v for k, v in query if k == "_format"]
     accept = headers.get("accept")
+    ctype = headers.get("content-type")
+    if ctype and faults.on(CONTENT_TYPE_OVERRIDES) and _from_media(ctype) == "xml":
+        return "xml"
     if accept and _broken(faults, FORMAT_PARAM_IGNORED, APPOINTMENT_FORMAT_PARAM_IGNORED, flow):
         fmt_param = []
     if fmt_param:
@@ -122,7 +128,6 @@ def _negotiate(query: list[tuple[str, str]], headers: dict[str, str], faults: An
         if fmt is None:
             return _unsupported(f"Accept {accept!r}", faults, flow)
         return "json" if fmt == "any" else fmt
-    ctype = headers.get("content-type")
     if ctype and not _broken(faults, CONTENT_TYPE_NOT_FOLLOWED, APPOINTMENT_CONTENT_TYPE_NOT_FOLLOWED, flow):
         fmt = _from_media(ctype)
         if fmt in ("json", "xml"):

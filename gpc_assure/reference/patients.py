@@ -15,7 +15,7 @@ from typing import Any
 
 from gpc_assure import nhs_number
 from gpc_assure.fhir import profiles
-from gpc_assure.fhir.parse import validate_structure
+from gpc_assure.fhir.parse import model_for, validate_structure
 from gpc_assure.reference import pds
 from gpc_assure.reference.data import Address, Language, LocalPatient, PdsRecord, Telecom
 from gpc_assure.reference.faults import ActiveFaults, declare
@@ -138,6 +138,28 @@ REGISTER_DROPS_TELECOM = declare(
 REGISTER_NO_REGISTRATION_TYPE = declare(
     "register-missing-registration-type", ["FND-REG-015"], "foundations",
     "the Patient Register returns has no registrationDetails.registrationType")
+REGISTER_NON_PATIENT_PARAMETER_CRASH = declare(
+    "register-non-patient-parameter-crash", ["FND-REG-017", "ERR-009"], "foundations",
+    "a registerPatient parameter holding another resource type is read as a Patient and fails with "
+    "500 INTERNAL_SERVER_ERROR instead of 422 INVALID_RESOURCE")
+REGISTER_IGNORES_UNKNOWN_ELEMENTS = declare(
+    "register-ignores-unknown-elements", ["FND-REG-017", "ERR-009"], "foundations",
+    "Patient elements FHIR does not define are silently dropped instead of the body being refused 422")
+REGISTER_REQUIRES_GENDER = declare(
+    "register-requires-gender", ["FND-REG-028", "FND-REG-009"], "foundations",
+    "a registerPatient Patient without gender is refused 422 INVALID_RESOURCE, although gender is only a SHOULD")
+REGISTER_REFUSES_TEMP_ADDRESS = declare(
+    "register-refuses-home-and-temp-address", ["FND-REG-028"], "foundations",
+    "a temporary address sent beside the home address is refused as a second address (422)")
+REGISTER_KEEPS_PDS_ADDRESS = declare(
+    "register-keeps-pds-address", ["FND-REG-014"], "foundations",
+    "the registered record keeps PDS's address and drops the home address the consumer sent")
+REGISTER_DROPS_NHS_COMMUNICATION = declare(
+    "register-drops-nhs-communication", ["FND-REG-014"], "foundations",
+    "the nhsCommunication extension the consumer sent is not kept on the registered record")
+REGISTER_FIRST_GIVEN_ONLY = declare(
+    "register-keeps-first-given-name", ["FND-REG-014"], "foundations",
+    "the registered record keeps only the first of the given names sent")
 
 _RETIRED_NHS_SYSTEM = "http://fhir.nhs.net/Id/nhs-number"
 _HUMAN_LANGUAGE_SYSTEM = "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-HumanLanguage-1"
@@ -405,6 +427,8 @@ def parse_registration(body: Any, faults: ActiveFaults) -> Registration:
     rules = _Rules(faults)
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise rules.invalid("the request body must be a Parameters resource with a registerPatient parameter")
+    if faults.on(REGISTER_IGNORES_UNKNOWN_ELEMENTS):
+        body = _without_undefined_elements(body)
     problems = validate_structure(body, "Parameters")
     if problems:
         raise rules.invalid(f"the Parameters resource is not valid: {problems[0]}")
@@ -412,6 +436,9 @@ def parse_registration(body: Any, faults: ActiveFaults) -> Registration:
     if len(params) != 1:
         raise rules.invalid(f"exactly one registerPatient parameter is required (found {len(params)})")
     patient = params[0].get("resource")
+    if isinstance(patient, dict) and patient.get("resourceType") != "Patient" \
+            and faults.on(REGISTER_NON_PATIENT_PARAMETER_CRASH):
+        raise _server_error(f"cannot read a Patient from a {patient.get('resourceType')} resource")
     if not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
         raise rules.invalid("the registerPatient parameter must carry a Patient resource")
 
@@ -437,14 +464,31 @@ def parse_registration(body: Any, faults: ActiveFaults) -> Registration:
         raise rules.invalid("registerPatient Patient.name.given is required")
     if not patient.get("birthDate"):
         raise rules.invalid("registerPatient Patient.birthDate is required")
+    if not patient.get("gender") and faults.on(REGISTER_REQUIRES_GENDER):
+        raise rules.invalid("registerPatient Patient.gender is required")
 
     telecom = _telecom(patient.get("telecom") or [], rules)
-    address = _address_of(patient.get("address") or [], rules)
+    address = _address_of(patient.get("address") or [], rules, faults)
     language = _language(patient.get("extension") or [], rules)
+    if faults.on(REGISTER_DROPS_NHS_COMMUNICATION):
+        language = None
+    given = list(name.get("given") or [])
     return Registration(
-        nhs_number=value, family=name["family"], given=list(name.get("given") or []),
+        nhs_number=value, family=name["family"], given=given[:1] if faults.on(REGISTER_FIRST_GIVEN_ONLY) else given,
         prefix=list(name.get("prefix") or []), birth_date=patient["birthDate"], gender=patient.get("gender"),
         telecom=telecom, address=address, language=language)
+
+
+def _without_undefined_elements(body: dict[str, Any]) -> dict[str, Any]:
+    """Fault REGISTER_IGNORES_UNKNOWN_ELEMENTS: a copy of the body without Patient elements FHIR does not define."""
+    defined = {f.alias or name for name, f in model_for("Patient").model_fields.items()} | {"resourceType"}
+    parameters = []
+    for param in body.get("parameter") or []:
+        res = param.get("resource") if isinstance(param, dict) else None
+        if isinstance(res, dict) and res.get("resourceType") == "Patient":
+            param = {**param, "resource": {k: v for k, v in res.items() if k in defined}}
+        parameters.append(param)
+    return {**body, "parameter": parameters}
 
 
 def _telecom(items: list[dict[str, Any]], rules: _Rules) -> list[Telecom]:
@@ -464,10 +508,12 @@ def _telecom(items: list[dict[str, Any]], rules: _Rules) -> list[Telecom]:
     return out
 
 
-def _address_of(items: list[dict[str, Any]], rules: _Rules) -> Address | None:
+def _address_of(items: list[dict[str, Any]], rules: _Rules, faults: ActiveFaults) -> Address | None:
     by_use: dict[str, dict[str, Any]] = {}
     for a in items:
         use = a.get("use")
+        if faults.on(REGISTER_REFUSES_TEMP_ADDRESS) and by_use:
+            raise invalid_resource("registerPatient Patient.address: only one address may be sent")
         if use not in _ADDRESS_USES or use in by_use:
             what = f"use {use!r} is not allowed" if use not in _ADDRESS_USES else f"more than one {use} address"
             _reject(rules.disallowed(f"registerPatient Patient.address: {what}"))
@@ -539,7 +585,10 @@ def _apply(p: LocalPatient, reg: Registration, record: PdsRecord, faults: Active
     p.gender = reg.gender or record.gender or p.gender
     if not faults.on(REGISTER_DROPS_TELECOM):
         p.telecom = list(reg.telecom)
-    p.address = reg.address or record.address or p.address
+    if faults.on(REGISTER_KEEPS_PDS_ADDRESS):
+        p.address = record.address or p.address
+    else:
+        p.address = reg.address or record.address or p.address
     p.language = reg.language or p.language
     p.registration_type = "R" if faults.on(REGISTER_REGULAR) else "T"
     p.status = "active"

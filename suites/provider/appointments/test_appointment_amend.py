@@ -78,6 +78,22 @@ def test_amend_refuses_other_changes(diary, booker, verify, case):
            outcome.operation_outcome(422, "INVALID_RESOURCE", "APT-AMD-002"))
 
 
+@pytest.mark.creates_data
+@pytest.mark.title("An amend whose body is an Organization, not an Appointment, is refused with 422 INVALID_RESOURCE")
+@pytest.mark.requirement("APT-AMD-009")
+def test_amend_refuses_other_resource_type(diary, booker, verify):
+    appt = booker.booked(diary=diary)
+    version = booking.version_of(appt)
+    body = booking.booking_organisation(booker.org, contained_id=str(appt["id"]))
+    verify(booker.amend(appt["id"], body, version, label="amend with an Organization as the body"),
+           outcome.operation_outcome(422, "INVALID_RESOURCE", "APT-AMD-009"))
+    now = booker.read(appt["id"], label="read: the refused amend changed nothing")
+    if now.status == 200:
+        after = booking.version_of(now.json)
+        verify.that(after == version, "APT-AMD-009", f"after the refused amend the versionId is {after!r}, "
+                    f"was {version!r}", exchange=now)
+
+
 @pytest.mark.title("Amending an appointment that has already started is refused")
 @pytest.mark.requirement("APT-AMD-003")
 def test_amend_refuses_started_appointment(booker, verify):

@@ -17,6 +17,7 @@ from gpc_assure.diary_client import body_of, capability, day, need, no_data
 from gpc_assure.fhir import booking, profiles, uktime
 
 D07 = "D-07: REFERENCE_NOT_FOUND (error page) or INVALID_RESOURCE (official suite) accepted"
+CONSUMER_ID_SYSTEM = "https://consumer.gpc-assure.invalid/Id/booking-reference"  # a consumer's own identifiers
 MULTI = "BOOK-MULTI: a refusal is a 4xx with an OperationOutcome; the code is not named"
 
 
@@ -230,6 +231,7 @@ def _invalid_bookings():
         "no Patient participant": drop_participant("Patient/"),
         "no Location participant": drop_participant("Location/"),
         "a participant without status": lambda b: b["participant"][0].pop("status"),
+        "an identifier without a value": lambda b: b.update(identifier=[{"system": CONSUMER_ID_SYSTEM}]),
         "an unknown element": lambda b: b.update(typeCode="booked-by-test"),
         "a booking organisation without name": org(lambda o: o.pop("name")),
         "a booking organisation without telecom": org(lambda o: o.pop("telecom")),
@@ -247,6 +249,29 @@ def test_book_refuses_invalid_booking(diary, booker, verify, case):
     _invalid_bookings()[case](body)
     verify(booker.book(body, label=f"book with {case}"), outcome.operation_outcome(422, "INVALID_RESOURCE",
                                                                                   "APT-BOOK-019"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A booking without a Practitioner participant is accepted with 201 and the appointment")
+@pytest.mark.requirement("APT-BOOK-024")
+def test_book_without_practitioner(diary, booker, verify):
+    slots = diary.free()
+    slot = next((s for s in slots if s.practitioner_id), slots[0])  # one whose booking would name a practitioner
+    body = booker.payload([slot])
+    body["participant"] = [p for p in body["participant"] if not p["actor"]["reference"].startswith("Practitioner/")]
+    ex = booker.book(body, label="book without a Practitioner participant")
+    verify.must(ex, http.status(201, "APT-BOOK-024", reading="BOOK-NO-PRACTITIONER: the Practitioner participant "
+                                                             "is a SHOULD for the consumer, so it is optional"))
+    verify(ex, resource("Appointment", "APT-BOOK-024"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A booking whose body is an Organization, not an Appointment, is refused with 422 INVALID_RESOURCE")
+@pytest.mark.requirement("APT-BOOK-025")
+def test_book_refuses_other_resource_type(booker, verify):
+    body = booking.booking_organisation(booker.org)
+    verify(booker.book(body, label="book with an Organization as the body"),
+           outcome.operation_outcome(422, "INVALID_RESOURCE", "APT-BOOK-025"))
 
 
 @pytest.mark.creates_data
@@ -285,6 +310,19 @@ def test_book_keeps_text_whole(diary, booker, verify):
     read = booker.read(appt_ex.json["id"])
     if read.status == 200:
         verify(read, each("Appointment", rule, "APT-BOOK-009"))
+
+
+@pytest.mark.creates_data
+@pytest.mark.title("A booking sent without a comment comes back without one, when booked and when read")
+@pytest.mark.requirement("APT-BOOK-009")
+def test_book_without_comment(diary, booker, verify):
+    ex = booker.book(booker.payload([diary.slot()], comment=None), label="book without a comment")
+    verify.must(ex, http.status(201, "APT-BOOK-009"))
+    reading = "BOOK-NO-COMMENT: no comment sent, none returned"
+    verify(ex, each("Appointment", rules.no_comment, "APT-BOOK-009", reading=reading))
+    read = booker.read(ex.json["id"])
+    if read.status == 200:
+        verify(read, each("Appointment", rules.no_comment, "APT-BOOK-009", reading=reading))
 
 
 @pytest.mark.creates_data

@@ -78,6 +78,21 @@ def test_format_param_overrides_accept(gpc, verify, test_data, interaction, wins
     verify(ex, http.in_format(wins, "GEN-CT-002"))
 
 
+@pytest.mark.title("{interaction}: {via} asking for {wins} decides over a request Content-Type naming the other format")
+@pytest.mark.requirement("GEN-CT-010")
+@pytest.mark.parametrize("via", ["Accept", "_format"])
+@pytest.mark.parametrize("wins", ["json", "xml"])
+@pytest.mark.parametrize("interaction", PRECEDENCE)
+def test_accept_or_format_over_content_type(gpc, verify, test_data, interaction, wins, via):
+    if wins == "xml":
+        _need_xml(gpc, test_data, interaction)
+    other = "xml" if wins == "json" else "json"
+    how = _how(via, http.FHIR_MEDIA[wins])
+    how["headers"] = {**how["headers"], "Content-Type": http.FHIR_MEDIA[other] + ";charset=utf-8"}
+    ex = _call(gpc, test_data, interaction, f"{interaction}: {via} {wins}, request Content-Type {other}", **how)
+    verify(ex, http.in_format(wins, "GEN-CT-010"))
+
+
 @pytest.mark.title("With neither Accept nor _format, {interaction} answers in the request's Content-Type ({fmt})")
 @pytest.mark.requirement("GEN-CT-003")
 @pytest.mark.parametrize("fmt", ["xml", "json"])

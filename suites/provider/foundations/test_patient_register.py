@@ -28,6 +28,10 @@ D04 = "D-04: the page's 422 INVALID_RESOURCE for missing minimum details, not th
 D05 = "D-05: failing PDS verification is INVALID_PATIENT_DEMOGRAPHICS, not the suite's 400 BAD_REQUEST"
 D13 = "D-13: issue type processing (error table) or exception (the page's example)"
 D16 = "D-16: issue type business-rule (error page) or invalid (demonstrator)"
+REG_STORE = ("REG-STORE: the record is built from what the consumer sent (a SHOULD) and address, telecom and "
+             "nhsCommunication are returned where available; details just sent are read as available")
+REG_ALLOWED = ("REG-ALLOWED: judged on the not_on_pds NHS number, where validating the body comes before the "
+               "PDS trace: an allowed addition must leave the answer unchanged")
 DEMOGRAPHICS_ISSUE = ("business-rule", "invalid")
 SENT_TELECOM = ({"system": "phone", "value": "01132 000001", "use": "home"},
                 {"system": "phone", "value": "07700 900001", "use": "mobile"})
@@ -41,9 +45,14 @@ def register(gpc, body: Any, label: str) -> Exchange:
 
 
 def patient_body(p: PatientData, **changes: Any) -> dict[str, Any]:
-    """A conformant registerPatient Patient for this test patient (FND-REG-002/003)."""
+    """A conformant registerPatient Patient for this test patient (FND-REG-002/003).
+
+    A patient the target gives no demographics for (not_on_pds) is sent the stand-in's, gender included,
+    so a body is only without gender where a test says so (FND-REG-028).
+    """
+    gender = p.gender or (None if p.has_demographics else STAND_IN.gender)
     return rules.register_patient(p.nhs_number, p.family or STAND_IN.family, p.given or STAND_IN.given,
-                                  p.birth_date or STAND_IN.birth_date, p.gender, **changes)
+                                  p.birth_date or STAND_IN.birth_date, gender, **changes)
 
 
 def body_for(p: PatientData, **changes: Any) -> dict[str, Any]:
@@ -113,6 +122,12 @@ def _not_parameters(params: dict[str, Any]) -> None:
     params.update(patient)
 
 
+def _other_resource_type(params: dict[str, Any]) -> None:
+    params["parameter"][0]["resource"] = {
+        "resourceType": "Organization", "identifier": [{"system": profiles.ODS_ORG_SYSTEM, "value": "A12345"}],
+        "name": "Not a patient"}
+
+
 def _phone_twice(params: dict[str, Any]) -> None:
     params["parameter"][0]["resource"]["telecom"] = [
         {"system": "phone", "value": "01132 000001", "use": "home"},
@@ -120,6 +135,8 @@ def _phone_twice(params: dict[str, Any]) -> None:
 
 
 HOME = {"use": "home", "line": ["1 Test Street"], "city": "Leeds", "postalCode": "LS1 1AA"}
+TEMP = {"use": "temp", "line": ["Flat 2, 9 Harbour Road"], "city": "Whitby", "postalCode": "YO21 1AA"}
+EXTRA_GIVEN = ["Avery", "Quinn", "Rowan", "Sasha", "Morgan"]
 NHS_COMMUNICATION = {"url": profiles.EXT_NHS_COMMUNICATION, "extension": [
     {"url": "language", "valueCodeableConcept": {"coding": [{
         "system": "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-HumanLanguage-1", "code": "en",
@@ -139,6 +156,10 @@ MISSING_OR_INVALID = [
     ("two registerPatient parameters", _twice, ("FND-REG-017", "FND-REG-026"), ("registerPatient",)),
     ("no registerPatient parameter", _renamed, ("FND-REG-017",), ("registerPatient",)),
     ("a Patient instead of Parameters", _not_parameters, ("FND-REG-017",), ("Parameters",)),
+    ("an Organization as the registerPatient resource", _other_resource_type, ("FND-REG-017",),
+     ("registerPatient", "Patient")),
+    ("a Patient element FHIR does not define", _set("favouriteColour", "green"), ("FND-REG-017",),
+     ("favouriteColour",)),
     ("two home phone numbers", _phone_twice, ("FND-REG-017", "FND-REG-026"), ("telecom", "phone")),
 ]
 
@@ -193,6 +214,78 @@ def test_register_refuses_invalid_body(gpc, verify, test_data, left_behind, case
 @pytest.mark.parametrize("case,change,words", DISALLOWED, ids=[c[0] for c in DISALLOWED])
 def test_register_refuses_disallowed_elements(gpc, verify, test_data, left_behind, case, change, words):
     _refused(gpc, verify, test_data, left_behind, change, ("FND-REG-024",), words)
+
+
+# -- bodies a conformant provider takes ------------------------------------------------------------
+def _add_given(n: int):
+    def change(patient: dict[str, Any]) -> None:
+        patient["name"][0]["given"] = [*patient["name"][0]["given"], *EXTRA_GIVEN[:n]]
+    return change
+
+
+def _patient_set(key: str, value: Any):
+    def change(patient: dict[str, Any]) -> None:
+        patient[key] = copy.deepcopy(value)
+    return change
+
+
+def _no_gender(patient: dict[str, Any]) -> None:
+    patient.pop("gender", None)
+
+
+def _second_name(patient: dict[str, Any]) -> None:
+    patient["name"].append({"use": "usual", "family": "Assured", "given": ["Sam"]})
+
+
+def _contact_details(patient: dict[str, Any]) -> None:
+    patient.update(address=[copy.deepcopy(HOME)], telecom=[dict(SENT_TELECOM[0])],
+                   extension=[copy.deepcopy(NHS_COMMUNICATION)])
+
+
+# (case, change to the registerPatient Patient)
+ALLOWED = [
+    ("no gender", _no_gender),
+    ("one extra given name", _add_given(1)),
+    ("two extra given names", _add_given(2)),
+    ("five extra given names", _add_given(5)),
+    ("a home address", _patient_set("address", [HOME])),
+    ("a second, usual name", _second_name),
+    ("a work phone number", _patient_set("telecom", [{"system": "phone", "value": "0113 496 0000", "use": "work"}])),
+    ("a temporary phone number and an email address", _patient_set("telecom", [
+        {"system": "phone", "value": "07700 900002", "use": "temp"},
+        {"system": "email", "value": "assurance@example.org", "use": "home"}])),
+    ("a home and a temporary address", _patient_set("address", [HOME, TEMP])),
+    ("a temporary and a home address", _patient_set("address", [TEMP, HOME])),
+    ("an address, a telecom and an nhsCommunication", _contact_details),
+]
+
+
+def _answer(ex: Exchange) -> tuple[int | None, list[str]]:
+    body = outcome.body_as_json(ex)
+    return ex.status, sorted(outcome.spine_codes(body)) if isinstance(body, dict) else []
+
+
+@pytest.mark.title("Register with {case} is not refused: answered as the same Patient without it")
+@pytest.mark.requirement("FND-REG-028")
+@pytest.mark.parametrize("case,change", ALLOWED, ids=[c[0] for c in ALLOWED])
+def test_register_accepts_allowed_content(gpc, verify, test_data, left_behind, case, change):
+    # Built on the not_on_pds NHS number, so a conformant provider answers both bodies with PDS's
+    # refusal and nobody is registered; an addition it wrongly refuses as invalid changes the answer.
+    p = test_data.patient("not_on_pds")
+    plain = patient_body(p)
+    base = register(gpc, rules.register_parameters(plain), label="register the plain body (not on PDS)")
+    note_if_created(base, left_behind, "not_on_pds", p.nhs_number)
+    if created(base):
+        raise InsufficientData(msg="the provider registered the not_on_pds patient, so the answer to an allowed "
+                                   "addition cannot be told apart from PDS's refusal")
+    extended = copy.deepcopy(plain)
+    change(extended)
+    ex = register(gpc, rules.register_parameters(extended), label=f"register with {case} (not on PDS)")
+    note_if_created(ex, left_behind, "not_on_pds", p.nhs_number)
+    verify.that(_answer(ex) == _answer(base), "FND-REG-028",
+                f"with {case} the registration was answered {ex.status} {_answer(ex)[1]}, but the same Patient "
+                f"without it {base.status} {_answer(base)[1]}: an allowed addition was refused",
+                reading=REG_ALLOWED, exchange=ex)
 
 
 @pytest.mark.title("Register with an NHS number failing its structural checks answers 400 INVALID_NHS_NUMBER")
@@ -295,7 +388,13 @@ def test_flow_register_new_patient(gpc, verify, test_data, left_behind):
     if before:
         raise InsufficientData(msg="the 'not_registered_pds_known' patient is already registered at the practice "
                                    "(by an earlier run?); Register can be exercised only once per patient")
-    ex = register(gpc, body_for(p, telecom=SENT_TELECOM), label="register a patient new to the practice")
+    given = [*p.given, *EXTRA_GIVEN[:2]]
+    sent = rules.register_patient(p.nhs_number, p.family or "", given, p.birth_date or "", p.gender,
+                                  telecom=SENT_TELECOM, address=HOME)
+    sent["extension"] = [copy.deepcopy(NHS_COMMUNICATION)]
+    body = rules.register_parameters(sent)
+    ex = register(gpc, body, label="register a patient new to the practice (two extra given names, a home "
+                                   "address, telecoms and nhsCommunication)")
     note_if_created(ex, left_behind, "not_registered_pds_known", p.nhs_number)
     verify.must(ex, http.status(200, "FND-REG-013"))
     each = resources.each
@@ -312,6 +411,9 @@ def test_flow_register_new_patient(gpc, verify, test_data, left_behind):
            each("Patient", rules.demographics, "FND-REG-014"),
            each("Patient", rules.born(p.birth_date, p.gender), "FND-REG-014"),
            each("Patient", rules.telecom_includes(SENT_TELECOM), "FND-REG-014"),
+           each("Patient", rules.given_names_include(given), "FND-REG-014", reading=REG_STORE),
+           each("Patient", rules.address_includes(HOME), "FND-REG-014", reading=REG_STORE),
+           each("Patient", rules.communicates_in("en"), "FND-REG-014", reading=REG_STORE),
            each("Patient", rules.managing_organization, "FND-REG-014"),
            each("Patient", rules.registration_type_present, "FND-REG-015", reading=rules.SYSTEMS_READING),
            each("Patient", rules.excluded_elements, "FND-REG-016"))
@@ -322,7 +424,7 @@ def test_flow_register_new_patient(gpc, verify, test_data, left_behind):
     verify.that(after is not None and len(after) == 1, "FND-REG-011",
                 f"Find after a successful Register returned {'an error' if after is None else len(after)} "
                 "patient(s); the new temporary patient should be found")
-    again = register(gpc, body_for(p, telecom=SENT_TELECOM), label="register the same patient again")
+    again = register(gpc, body, label="register the same patient again")
     verify(again, *errors(409, "DUPLICATE_REJECTED", ("FND-REG-008", "ERR-008"), issue_code="duplicate"))
 
 
@@ -345,11 +447,15 @@ def test_register_unverifiable_demographics(gpc, verify, test_data, left_behind)
         describe="demographics")
 
 
-@pytest.mark.title("Register for a patient who left the practice reactivates them as a temporary patient")
+@pytest.mark.title("Register (sent without gender) for a patient who left the practice reactivates them as a "
+                   "temporary patient")
 @pytest.mark.requirement("FND-REG-009", "FND-REG-013", "FND-REG-014", "FND-REG-015")
 def test_register_reactivates_inactive_patient(gpc, verify, test_data, left_behind):
+    # Gender is only a SHOULD for the consumer (FND-REG-028): the provider takes it from its record or PDS.
     p = test_data.patient("inactive", demographics=True)
-    ex = register(gpc, body_for(p, telecom=SENT_TELECOM), label="register a patient who left")
+    body = body_for(p, telecom=SENT_TELECOM)
+    body["parameter"][0]["resource"].pop("gender", None)
+    ex = register(gpc, body, label="register a patient who left, without gender")
     note_if_created(ex, left_behind, "inactive", p.nhs_number)
     verify.must(ex, rules.returns_patients("FND-REG-009", 1))
     each = resources.each
@@ -359,6 +465,7 @@ def test_register_reactivates_inactive_patient(gpc, verify, test_data, left_behi
            each("Patient", rules.registration_type_is(rules.TEMPORARY), "FND-REG-009"),
            each("Patient", rules.active, "FND-REG-009"),
            each("Patient", rules.telecom_includes(SENT_TELECOM), "FND-REG-014"),
+           each("Patient", rules.demographics, "FND-REG-014"),
            each("Patient", rules.registration_type_present, "FND-REG-015", reading=rules.SYSTEMS_READING),
            each("Patient", rules.branch_reference, "FND-REG-015"))
     after = found_patients(gpc, p.nhs_number, "find after reactivating")
