@@ -17,6 +17,7 @@ from gpc_assure.fhir.parse import model_for
 from gpc_assure.reference.faults import declare
 from gpc_assure.reference.outcomes import ProviderError
 from gpc_assure.reference.routing import requested_flow
+from gpc_assure.transport.interactions import BY_INTERACTION_ID
 
 JSON = "application/fhir+json"
 XML = "application/fhir+xml"
@@ -53,6 +54,9 @@ CONTENT_TYPE_OVERRIDES = declare(
 XML_NOT_SERVED = declare(
     "xml-not-served", ["GEN-CT-001b", "GEN-CT-009"], "foundations",
     "a request for FHIR XML (by _format or Accept) is answered in JSON")
+REGISTER_FORMAT_IGNORED = declare(
+    "register-format-ignored", ["GEN-CT-002", "GEN-CT-010"], "foundations",
+    "Register a patient ignores _format and Accept: it answers in the request body's format (else JSON)")
 
 # -- the same rules broken on Appointment Management requests only --------------------------------
 APPOINTMENT_FORMAT_PARAM_IGNORED = declare(
@@ -86,6 +90,12 @@ def _broken(faults: Any, everywhere: str, appointments_only: str, flow: str | No
     return faults.on(everywhere) or (flow == "appointments" and faults.on(appointments_only))
 
 
+def _named_interaction(headers: dict[str, str]) -> str | None:
+    """The interaction a request names in Ssp-InteractionID (known before routing), else None."""
+    named = BY_INTERACTION_ID.get((headers.get("ssp-interactionid") or "").strip())
+    return named.name if named else None
+
+
 def _from_media(value: str) -> str | None:
     """json, xml, 'any' for */* or None when the media range names neither."""
     for part in value.split(","):
@@ -116,6 +126,8 @@ def _negotiate(query: list[tuple[str, str]], headers: dict[str, str], faults: An
     fmt_param = [v for k, v in query if k == "_format"]
     accept = headers.get("accept")
     ctype = headers.get("content-type")
+    if faults.on(REGISTER_FORMAT_IGNORED) and _named_interaction(headers) == "patient.register":
+        fmt_param, accept = [], None
     if ctype and faults.on(CONTENT_TYPE_OVERRIDES) and _from_media(ctype) == "xml":
         return "xml"
     if accept and _broken(faults, FORMAT_PARAM_IGNORED, APPOINTMENT_FORMAT_PARAM_IGNORED, flow):

@@ -10,6 +10,7 @@ one could not register anybody.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from gpc_assure import strategies
 from gpc_assure.checks import http, outcome, resources
 from gpc_assure.checks import patient as rules
 from gpc_assure.fhir import profiles
+from gpc_assure.fhir.parse import model_for
 from gpc_assure.outcomes import InsufficientData
 from gpc_assure.target import PatientData
 from gpc_assure.transport.exchange import BodyNotJson, Exchange
@@ -301,6 +303,79 @@ def test_register_invalid_nhs_number(gpc, verify, left_behind):
     strategies.explore(verify, strategies.invalid_nhs_numbers(), send,
                        lambda _: errors(400, "INVALID_NHS_NUMBER", ("FND-REG-025", "ERR-003"), issue_code="value"),
                        describe="NHS number")
+
+
+# -- the format of the answer ---------------------------------------------------------------------------
+JSON, XML = http.FHIR_MEDIA["json"], http.FHIR_MEDIA["xml"]
+NO_ACCEPT = {"Accept": None}
+REG_FORMAT = ("REG-FORMAT: judged on a complete registerPatient body for the not_on_pds NHS number, which a "
+              "conformant provider answers with PDS's refusal, so nobody is registered; the format is "
+              "negotiated before the registration is decided, so the refusal's format is the registration's")
+
+
+def _need_xml(gpc, test_data) -> None:
+    test_data.capability("xml")
+    probe = gpc.call("metadata.read", params=[("_format", XML)], headers=NO_ACCEPT, label="is XML served at all?")
+    if http.body_format(probe) != "xml":
+        pytest.skip("the provider does not serve FHIR XML at all (judged by GEN-CT-001b), so a registration "
+                    "answered in XML cannot be judged here")
+
+
+def _register_asking(gpc, test_data, left_behind, label: str, body_format: str = "json",
+                     fmt_param: str | None = None, accept: str | None = None) -> Exchange:
+    """Register the not_on_pds patient with the body in `body_format`, asking by _format and/or Accept."""
+    p = test_data.patient("not_on_pds")
+    params = body_for(p)
+    raw = (model_for("Parameters").model_validate(params).model_dump_xml() if body_format == "xml"
+           else json.dumps(params).encode("utf-8"))
+    query = [("_format", http.FHIR_MEDIA[fmt_param])] if fmt_param else None
+    ex = gpc.call("patient.register", body=raw, params=query,
+                  headers={"Accept": http.FHIR_MEDIA[accept] if accept else None,
+                           "Content-Type": http.FHIR_MEDIA[body_format] + ";charset=utf-8"},
+                  label=label)
+    note_if_created(ex, left_behind, "not_on_pds", p.nhs_number)
+    return ex
+
+
+def _other(fmt: str) -> str:
+    return "xml" if fmt == "json" else "json"
+
+
+@pytest.mark.title("Register asked _format={wins} ({how}) answers in {wins}")
+@pytest.mark.requirement("GEN-CT-002")
+@pytest.mark.parametrize("how", ["no Accept", "Accept naming the other format"])
+@pytest.mark.parametrize("wins", ["json", "xml"])
+def test_register_format_param_picks_format(gpc, verify, test_data, left_behind, wins, how):
+    if wins == "xml" or how != "no Accept":
+        _need_xml(gpc, test_data)
+    accept = None if how == "no Accept" else _other(wins)
+    ex = _register_asking(gpc, test_data, left_behind, f"register (not on PDS), _format {wins}, {how}",
+                          fmt_param=wins, accept=accept)
+    verify(ex, http.in_format(wins, "GEN-CT-002", reading=REG_FORMAT))
+
+
+# (case, _format asks for the winner, what Accept asks for): the request body is always in the other format.
+MATRIX = [
+    ("_format against the body's Content-Type", True, None),
+    ("Accept against the body's Content-Type", False, "winner"),
+    ("_format against both Accept and the body's Content-Type", True, "other"),
+]
+
+
+@pytest.mark.title("Register: {case}, asking for {wins}, answers in {wins}")
+@pytest.mark.requirement("GEN-CT-002", "GEN-CT-010")
+@pytest.mark.parametrize("case,by_format,accept", MATRIX, ids=[m[0] for m in MATRIX])
+@pytest.mark.parametrize("wins", ["json", "xml"])
+def test_register_format_matrix(gpc, verify, test_data, left_behind, wins, case, by_format, accept):
+    _need_xml(gpc, test_data)  # one of the body and the answer is XML
+    other = _other(wins)
+    ex = _register_asking(gpc, test_data, left_behind, f"register (not on PDS), {other} body: {case}, {wins}",
+                          body_format=other, fmt_param=wins if by_format else None,
+                          accept={"winner": wins, "other": other}.get(accept or ""))
+    checks = [http.in_format(wins, "GEN-CT-010", reading=REG_FORMAT)]
+    if accept == "other":  # _format also overrides Accept
+        checks.append(http.in_format(wins, "GEN-CT-002", reading=REG_FORMAT))
+    verify(ex, *checks)
 
 
 # -- what PDS says ------------------------------------------------------------------------------------
