@@ -143,8 +143,12 @@ def table(clean: RunOutcome, detections: list[Detection]) -> str:
     caught = sum(d.caught for d in detections)
     rows.append(f"fault-free run: exit {clean.exit_code}, {len(clean.failed_tests)} failed, "
                 f"{len(clean.error_tests)} error, {clean.seconds:.1f} s")
+    imprecise = [d.fault.name for d in detections if d.extra]
     rows.append(f"detected {caught}/{len(detections)} faults"
-                + (f" ({100 * caught / len(detections):.0f}%)" if detections else ""))
+                + (f" ({100 * caught / len(detections):.0f}%)" if detections else "")
+                # A fault that also fails requirements it does not name blames the wrong rows in a report.
+                + (f"; {len(imprecise)} also failed requirements they do not name: {', '.join(imprecise)}"
+                   if imprecise else "; every failure among the requirements its fault names"))
     return "\n".join(rows)
 
 
