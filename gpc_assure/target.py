@@ -18,6 +18,7 @@ from gpc_assure.consumer.section import ConsumerTestSection
 from gpc_assure.errors import ConfigError
 from gpc_assure.mesh.section import MeshSection
 from gpc_assure.pfs.section import PermissionsSection
+from gpc_assure.target_paths import existing_file
 
 # Each patient role, and what a patient must be like to play it. The reference data pack offers all.
 PATIENT_ROLES: dict[str, str] = {
@@ -104,13 +105,7 @@ class TlsSection(_Strict):
     @field_validator("client_cert", "client_key", "ca_bundle")
     @classmethod
     def _exists(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        # A relative path is relative to the target file, so a target and its certificates move together.
-        base = (info.context or {}).get("base_dir")
-        if v is not None and base is not None and not v.is_absolute():
-            v = Path(base) / v
-        if v is not None and not v.is_file():
-            raise ValueError(f"file not found: {v}")
-        return v
+        return existing_file(v, info)
 
 
 class Timeouts(_Strict):

@@ -30,6 +30,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from gpc_assure.target_paths import existing_file
+
 # Every placeholder a driver command may use, and what it is filled with.
 PLACEHOLDERS: dict[str, str] = {
     "step": "the step to perform (see docs/consumer.md)",
@@ -126,13 +128,7 @@ class ConsumerTestSection(_Strict):
     @field_validator("attestation")
     @classmethod
     def _attestation(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        # Relative to the target file, like the TLS files.
-        base = (info.context or {}).get("base_dir")
-        if v is not None and base is not None and not v.is_absolute():
-            v = Path(base) / v
-        if v is not None and not v.is_file():
-            raise ValueError(f"file not found: {v}")
-        return v
+        return existing_file(v, info)
 
     @property
     def kind(self) -> str:

@@ -19,17 +19,15 @@ import copy
 import json
 import re
 import threading
-import time
 import uuid
 from typing import Any
 
 import httpx
-import uvicorn
 
 from gpc_assure.consumer.recording import Answer, CallRecord, Recorder, call_asgi
 from gpc_assure.consumer.scenarios import PFS_GET, PFS_POST, PFS_RECORD, Plant, Step
 from gpc_assure.consumer.section import ConsumerTestSection
-from gpc_assure.errors import ConfigError, TargetUnreachable
+from gpc_assure.errors import ConfigError
 from gpc_assure.reference.data import Pack
 from gpc_assure.target import ConsumerSection, Target, parse_target
 from gpc_assure.transport import jwt
@@ -99,15 +97,11 @@ class Simulator:
         self._plants: list[list[Any]] = []
         self._lock = threading.Lock()
         self.recorder = Recorder(self._respond, self.classify)
-        from gpc_assure.reference.server import free_socket
+        from gpc_assure.reference.server import BackgroundServer, free_socket
 
         self.sock = free_socket(section.listen_host, section.listen_port)
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(self.recorder, log_level="warning", access_log=False, lifespan="off",
-                                timeout_keep_alive=5)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.sock]},
-                                        name="gpc-consumer-simulator", daemon=True)
+        self._serving = BackgroundServer(self.recorder, self.sock, "gpc-consumer-simulator")
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @property
@@ -118,19 +112,12 @@ class Simulator:
         return f"http://{host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> Simulator:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise TargetUnreachable(f"the consumer simulator could not start on {self.section.listen_host}:"
-                                        f"{self.section.listen_port}")
-            time.sleep(0.01)
+        self._serving.start(timeout, f"the consumer simulator could not start on {self.section.listen_host}:"
+                                     f"{self.section.listen_port}")
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
-        self.sock.close()
+        self._serving.stop()
 
     def begin(self, scenario: str) -> str:
         """A new scenario: a fresh correlation key, and in simulate mode a fresh reference GP system."""

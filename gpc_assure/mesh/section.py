@@ -29,6 +29,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from gpc_assure.target_paths import existing_file
+
 SpecVersion = Literal["v2", "v1.3"]
 
 
@@ -73,12 +75,7 @@ class MeshSection(BaseModel):
     @field_validator("client_cert", "client_key", "ca_bundle")
     @classmethod
     def _exists(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        base = (info.context or {}).get("base_dir")
-        if v is not None and base is not None and not v.is_absolute():
-            v = Path(base) / v
-        if v is not None and not v.is_file():
-            raise ValueError(f"file not found: {v}")
-        return v
+        return existing_file(v, info)
 
     @model_validator(mode="after")
     def _complete(self) -> Self:

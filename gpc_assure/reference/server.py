@@ -66,6 +66,31 @@ def free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
+class BackgroundServer:
+    """An ASGI app served by uvicorn on an already bound socket, in a daemon thread (reference, simulator)."""
+
+    def __init__(self, app: Any, sock: socket.socket, name: str):
+        self.sock = sock
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name=name,
+                                        daemon=True)
+
+    def start(self, timeout: float, failure: str) -> None:
+        """Wait until uvicorn listens; `failure` is the one-line error when it does not within `timeout`."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise TargetUnreachable(failure)
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
 class ReferenceServer:
     """The reference provider served by uvicorn on 127.0.0.1 in a daemon thread."""
 
@@ -77,29 +102,18 @@ class ReferenceServer:
                                           pfs_version=choose_version(tuple(faults), pfs_version))
         self.sock = free_socket(host, port)
         self.host, self.port = self.sock.getsockname()[:2]
-        config = uvicorn.Config(self.provider.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_keep_alive=5)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.sock]},
-                                        name="gpc-reference", daemon=True)
+        self._serving = BackgroundServer(self.provider.app, self.sock, "gpc-reference")
 
     @property
     def base(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> ReferenceServer:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise TargetUnreachable("the reference GP system did not start")
-            time.sleep(0.01)
+        self._serving.start(timeout, "the reference GP system did not start")
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
-        self.sock.close()
+        self._serving.stop()
 
     def __enter__(self) -> ReferenceServer:
         return self.start()
