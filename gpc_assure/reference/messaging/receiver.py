@@ -14,11 +14,11 @@ import binascii
 import contextlib
 import json
 import logging
-import threading
 from dataclasses import dataclass
 
 from gpc_assure.checks import send_document as sd
 from gpc_assure.mesh.client import MeshClient, MeshError, MeshMessage
+from gpc_assure.mesh.poller import InboxPoller
 from gpc_assure.messaging import itk3
 from gpc_assure.messaging.spec import SendDocumentSpec
 from gpc_assure.reference.faults import ActiveFaults, declare
@@ -102,34 +102,24 @@ class ReferenceReceiver:
         self.seen_messages: set[str] = set()  # message identifiers, for duplicates
         self._handled: set[str] = set()  # MESH message IDs already answered (a fault may leave them in the inbox)
         self.filed: list[dict[str, str]] = []  # what reached the practice's workflow (never invalid messages)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gpc-reference-receiver", daemon=True)
+        self._poller = InboxPoller(self.client, self._arrived, poll_interval_s, "gpc-reference-receiver", log)
 
     def start(self) -> ReferenceReceiver:
-        self._thread.start()
+        self._poller.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._poller.stop()
         self.client.close()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for message_id in self.client.inbox(record_empty=False):
-                    if message_id in self._handled:
-                        continue
-                    self._handled.add(message_id)
-                    msg = self.client.download(message_id)
-                    if not self.faults.on(NEVER_ACKNOWLEDGES):
-                        self.client.acknowledge(message_id)
-                    self.handle(msg)
-            except MeshError as exc:
-                log.warning("reference receiver: %s", exc)
-            except Exception:  # the poll loop outlives any one bad message
-                log.exception("reference receiver failed on a message")
-            self._stop.wait(self.poll_interval_s)
+    def _arrived(self, message_id: str) -> None:
+        if message_id in self._handled:
+            return
+        self._handled.add(message_id)
+        msg = self.client.download(message_id)
+        if not self.faults.on(NEVER_ACKNOWLEDGES):
+            self.client.acknowledge(message_id)
+        self.handle(msg)
 
     # --- one message ---------------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from gpc_assure.mesh.client import MeshClient, MeshError
+from gpc_assure.mesh.client import MeshClient
+from gpc_assure.mesh.poller import InboxPoller
 from gpc_assure.messaging import itk3
 from gpc_assure.messaging.document import (
     Clinician,
@@ -234,21 +235,19 @@ class ReferenceSender:
         self.sent: list[OutgoingMessage] = []
         self.responses: list[dict[str, Any]] = []  # what came back: what a person would be shown
         self._left: set[str] = set()  # messages a fault makes it leave in the inbox
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="gpc-reference-sender", daemon=True)
+        self._poller = InboxPoller(self.poll_client, self._arrived, poll_interval_s, "gpc-reference-sender", log)
 
     @property
     def mailbox(self) -> str:
         return self.send_client.mailbox
 
     def start(self) -> ReferenceSender:
-        self._thread.start()
+        self._poller.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._poller.stop()
         self.send_client.close()
         self.poll_client.close()
 
@@ -297,17 +296,9 @@ class ReferenceSender:
 
     # --- collecting ----------------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for message_id in self.poll_client.inbox(record_empty=False):
-                    if message_id not in self._left:
-                        self._collect(message_id)
-            except MeshError as exc:
-                log.warning("reference sender: %s", exc)
-            except Exception:  # the poll loop outlives any one bad message
-                log.exception("reference sender failed on a message")
-            self._stop.wait(self.poll_interval_s)
+    def _arrived(self, message_id: str) -> None:
+        if message_id not in self._left:
+            self._collect(message_id)
 
     def _collect(self, message_id: str) -> None:
         msg = self.poll_client.download(message_id)
