@@ -17,8 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gpc_assure import nhs_number
+from gpc_assure.checks.core import Check
 from gpc_assure.fhir import profiles
-from gpc_assure.findings import Check, Finding, run_checks
+from gpc_assure.properties import Examples, check_property
 from gpc_assure.transport.exchange import Exchange
 
 # Text that survives a URL query: no surrogates (not encodable) and no control characters.
@@ -177,29 +178,17 @@ def malformed_logical_ids() -> st.SearchStrategy[str]:
 
 
 # -- running a strategy against a target -------------------------------------------------------------
-class _Counterexample(Exception):
-    def __init__(self, value: Any, exchange: Exchange, findings: list[Finding]):
-        super().__init__(f"{value!r}: {'; '.join(map(str, findings))}")
-        self.value, self.exchange, self.findings = value, exchange, findings
-
-
 def explore(verify: Any, strategy: st.SearchStrategy[Any], send: Callable[[Any], Exchange],
             checks: Callable[[Any], Sequence[Check]], describe: str = "input") -> None:
-    """Send generated inputs; for the smallest one the checks fault, keep the findings on `verify`.
+    """Send generated inputs and judge each; the smallest input a check finds fault with is recorded.
 
     Hypothesis shrinks on the first failing input, so the finding names a minimal example rather than
-    whichever failed first; the rest of the test keeps running (findings are soft).
+    whichever failed first; the rest of the test keeps running (judgements are soft).
     """
+    examples = Examples()
 
     @given(strategy)
     def probe(value: Any) -> None:
-        ex = send(value)
-        found = run_checks(ex, checks(value))
-        if found:
-            raise _Counterexample(value, ex, found)
+        examples.judge(send(value), *checks(value), label=f"with {describe} {value!r}")
 
-    try:
-        probe()
-    except _Counterexample as c:
-        for f in c.findings:
-            verify.finding(f.requirement, f"with {describe} {c.value!r}: {f.message}", f.reading, exchange=c.exchange)
+    check_property(verify, probe, examples)

@@ -6,11 +6,10 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from gpc_assure.checks.http import no_response
+from gpc_assure.checks.core import ERROR, Check, Finding, Guard, NotJudged, status_in
 from gpc_assure.fhir import profiles
 from gpc_assure.fhir.parse import validate_structure
 from gpc_assure.fhir.terminology import ISSUE_TYPES, SPINE_ERROR_DISPLAY, SPINE_ERROR_SYSTEM
-from gpc_assure.findings import Check, Finding
 from gpc_assure.transport.exchange import BodyNotJson, Exchange
 
 
@@ -72,52 +71,46 @@ def operation_outcome(
     codes = {code} if isinstance(code, str) else set(code)
     issue_codes = None if issue_code is None else ({issue_code} if isinstance(issue_code, str) else set(issue_code))
 
-    def check(ex: Exchange) -> list[Finding]:
-        if missing := no_response(ex, requirement):
-            return missing
+    want = f"{'/'.join(map(str, sorted(statuses)))} {'/'.join(sorted(codes))}"
+
+    def rule(ex: Exchange) -> list[str]:
         assert ex.response is not None
-        want = f"{'/'.join(map(str, sorted(statuses)))} {'/'.join(sorted(codes))}"
         try:
             body = ex.json
         except BodyNotJson as exc:
-            return [Finding(requirement, f"expected {want} with an OperationOutcome; HTTP {ex.response.status} "
-                                         f"and {exc}", reading=reading)]
-        out: list[Finding] = []
+            return [f"expected {want} with an OperationOutcome; HTTP {ex.response.status} and {exc}"]
+        out: list[str] = []
         if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
-            rtype = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
-            return [Finding(requirement, f"expected {want} with an OperationOutcome; got HTTP "
-                                         f"{ex.response.status} with {rtype}", reading=reading)]
+            rtype = body.get("resourceType") if isinstance(body, dict) else "JSON that is not a FHIR resource"
+            return [f"expected {want} with an OperationOutcome; got HTTP {ex.response.status} with "
+                    f"{rtype or 'JSON that is not a FHIR resource'}"]
         found = spine_codes(body)
         if ex.response.status not in statuses or not codes.intersection(found):
-            out.append(Finding(requirement, f"expected {want}; got {ex.response.status} "
-                                            f"{'/'.join(map(str, found)) or '(no Spine code)'}", reading=reading))
+            out.append(f"expected {want}; got {ex.response.status} {'/'.join(map(str, found)) or '(no Spine code)'}")
         if issue_codes is not None:
             got = {i.get("code") for i in body.get("issue") or [] if isinstance(i, dict)}
             if not issue_codes & got:
-                out.append(Finding(requirement, f"issue.code {sorted(map(str, got))} should be "
-                                                f"{' or '.join(sorted(issue_codes))}", reading=reading))
+                out.append(f"issue.code {sorted(map(str, got))} should be {' or '.join(sorted(issue_codes))}")
         if diagnostics_required and not any(
             isinstance(i, dict) and i.get("diagnostics") for i in body.get("issue") or []
         ):
-            out.append(Finding(requirement, "diagnostics must say what was wrong", reading=reading))
+            out.append("diagnostics must say what was wrong")
         return out
 
-    return check
+    return Check(requirement, rule, f"refused with HTTP {want} in an OperationOutcome", reading=reading)
 
 
 def valid_outcome(requirement: str = "GEN-ERR-001") -> Check:
     """Whatever the error, its body is a well-formed GP Connect OperationOutcome."""
 
-    def check(ex: Exchange) -> list[Finding]:
-        if missing := no_response(ex, requirement):
-            return missing
+    def rule(ex: Exchange) -> list[Finding]:
         try:
             body = ex.json
         except BodyNotJson as exc:
-            return [Finding(requirement, f"error response has no OperationOutcome: {exc}")]
-        return outcome_shape(body, requirement)
+            return [Finding("", f"error response has no OperationOutcome: {exc}")]
+        return outcome_shape(body, "")
 
-    return check
+    return Check(requirement, rule, "the error body is a well-formed GP Connect OperationOutcome", needs=(ERROR,))
 
 
 # Statuses the error-handling page defines a Spine error code for: these always carry an
@@ -146,6 +139,16 @@ def body_as_json(ex: Exchange) -> Any:
         return None
 
 
+def _outcome_body(ex: Exchange) -> dict[str, Any] | None:
+    body = body_as_json(ex)
+    return body if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome" else None
+
+
+OUTCOME = Guard("an OperationOutcome body",
+                lambda ex: None if _outcome_body(ex) is not None else
+                f"the error body is not an OperationOutcome ({ex.describe()})")
+
+
 def error_outcome(requirement: str = "GEN-ERR-001a", reading: str | None = None) -> Check:
     """An error response carries a well-formed GP Connect OperationOutcome (JSON or XML).
 
@@ -154,24 +157,19 @@ def error_outcome(requirement: str = "GEN-ERR-001a", reading: str | None = None)
     the request should have failed).
     """
 
-    def check(ex: Exchange) -> list[Finding]:
-        if missing := no_response(ex, requirement):
-            return missing
+    def rule(ex: Exchange) -> list[Finding]:
         assert ex.response is not None
         st = ex.response.status
-        if st < 400:
-            return []
-        body = body_as_json(ex)
-        is_outcome = isinstance(body, dict) and body.get("resourceType") == "OperationOutcome"
-        if not is_outcome:
+        body = _outcome_body(ex)
+        if body is None:
             if st in OUTCOME_STATUSES:
-                return [Finding(requirement, f"HTTP {st} error without a GP Connect OperationOutcome body",
-                                reading=reading)]
-            return []
-        return [Finding(f.requirement, f.message, reading=reading, path=f.path)
-                for f in outcome_shape(body, requirement)]
+                return [Finding("", f"HTTP {st} error without a GP Connect OperationOutcome body")]
+            raise NotJudged(f"an HTTP {st} need not carry an OperationOutcome, and this one does not "
+                            f"({ex.describe()})")
+        return outcome_shape(body, "")
 
-    return check
+    return Check(requirement, rule, "the error carries a well-formed GP Connect OperationOutcome", needs=(ERROR,),
+                 reading=reading)
 
 
 def code_when(status: int, code: str | Collection[str], requirement: str,
@@ -182,31 +180,30 @@ def code_when(status: int, code: str | Collection[str], requirement: str,
     that goes with it, so a wrong status and a wrong code are reported against different rows.
     """
     inner = operation_outcome(status, code, requirement, issue_code=issue_code, reading=reading)
-
-    def check(ex: Exchange) -> list[Finding]:
-        if ex.response is None or ex.response.status != status:
-            return []
-        return inner(ex)
-
-    return check
+    return inner.needing(status_in(status))
 
 
 def diagnostics(requirement: str, statuses: Collection[int] | None = None, exclude: Collection[int] = (),
                 reading: str | None = None) -> Check:
     """An error OperationOutcome says in diagnostics what was wrong (judged for the given statuses)."""
 
-    def check(ex: Exchange) -> list[Finding]:
-        if ex.response is None:
-            return []
+    def rule(ex: Exchange) -> list[str]:
+        assert ex.response is not None
         st = ex.response.status
-        if st < 400 or st in exclude or (statuses is not None and st not in statuses):
-            return []
-        body = body_as_json(ex)
-        if not (isinstance(body, dict) and body.get("resourceType") == "OperationOutcome"):
-            return []  # whether an OperationOutcome was due is error_outcome's question
+        if st in exclude or (statuses is not None and st not in statuses):
+            raise NotJudged(f"diagnostics are judged here for HTTP {_which(statuses, exclude)}, and the answer was "
+                            f"HTTP {st} ({ex.describe()})")
+        body = _outcome_body(ex)
+        assert body is not None
         if not any(isinstance(i, dict) and str(i.get("diagnostics") or "").strip() for i in body.get("issue") or []):
-            return [Finding(requirement, f"the HTTP {st} OperationOutcome has no diagnostics saying what was wrong",
-                            reading=reading)]
+            return [f"the HTTP {st} OperationOutcome has no diagnostics saying what was wrong"]
         return []
 
-    return check
+    return Check(requirement, rule, f"the HTTP {_which(statuses, exclude)} OperationOutcome has diagnostics",
+                 needs=(ERROR, OUTCOME), reading=reading)
+
+
+def _which(statuses: Collection[int] | None, exclude: Collection[int]) -> str:
+    if statuses is not None:
+        return "/".join(map(str, sorted(statuses)))
+    return "4xx/5xx" + (f" other than {'/'.join(map(str, sorted(exclude)))}" if exclude else "")

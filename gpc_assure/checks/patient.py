@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from gpc_assure import nhs_number
+from gpc_assure.checks.core import either as core_either
 from gpc_assure.checks.outcome import spine_codes
 from gpc_assure.fhir import profiles
 from gpc_assure.fhir.parse import validate_structure
@@ -432,16 +433,7 @@ def returns_patients(requirement: str, count: int, reading: str | None = None) -
     return check
 
 
-def either(*alternatives: Check) -> Check:
-    """Passes when any alternative passes (the spec allows several answers); else the first one's findings."""
-
-    def check(ex: Exchange) -> list[Finding]:
-        results = [alt(ex) for alt in alternatives]
-        if any(not r for r in results):
-            return []
-        return results[0]
-
-    return check
+either = core_either  # one combinator, in gpc_assure.checks.core
 
 
 def diagnostics_mention(words: Iterable[str], requirement: str) -> Check:

@@ -202,7 +202,7 @@ class ConsumerView:
 
     def no_request(self, record: StepRecord, interactions: tuple[str, ...]) -> None:
         from gpc_assure.checks.consumer_foundations import patients_in, response_json
-        from gpc_assure.plugins.checks import ConformanceFailure, Verify
+        from gpc_assure.plugins.checks import Stopped, Verify
 
         what = " or ".join(interactions) or "request"
         if record.step.registers and "patient.register" in interactions and any(
@@ -225,9 +225,7 @@ class ConsumerView:
         meta = meta_of(self.item)
         for rid in (meta.requirements if meta else ()):
             verify.finding(rid, message)
-        failure = ConformanceFailure(message)
-        failure.complete = True
-        raise failure
+        raise Stopped(message)
 
 
 @pytest.fixture

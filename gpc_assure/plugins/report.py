@@ -18,13 +18,12 @@ import pytest
 from gpc_assure.outcomes import InsufficientData, NotApplicable, RunDeadline, SuiteDefect
 from gpc_assure.plugins.evidence import update_latest_link
 from gpc_assure.plugins.requirements import meta_of
-from gpc_assure.plugins.state import EXCHANGES, FINDINGS, RUN
+from gpc_assure.plugins.state import EXCHANGES, JUDGEMENTS, RUN, STOPPED
 from gpc_assure.redaction import redact_text
 from gpc_assure.report import results as results_mod
 from gpc_assure.requirements import load_catalogue
 
 PHASES = pytest.StashKey[dict[str, tuple[pytest.TestReport, type | None, str]]]()
-COMPLETE = pytest.StashKey[bool]()
 RESULTS = pytest.StashKey[dict[str, Any]]()
 MAX_MESSAGE = 4000
 
@@ -44,9 +43,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
             if exc_type is not None and not issubclass(exc_type, (AssertionError, pytest.skip.Exception)):
                 message = f"{call.excinfo.typename}: {message}"
         item.stash.setdefault(PHASES, {})[call.when] = (report, exc_type, message)
-        if call.when == "call":
-            # Every check of the test ran: it passed, or failed only on findings kept to the end.
-            item.stash[COMPLETE] = call.excinfo is None or bool(getattr(call.excinfo.value, "complete", False))
     return report
 
 
@@ -97,10 +93,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         return result
     phases = item.stash.get(PHASES, {})
     outcome, message = _classify(phases)
-    findings = item.stash.get(FINDINGS, [])
-    failed_reqs: list[str] = []
-    if outcome == "failed":
-        failed_reqs = list(dict.fromkeys(f.requirement for f in findings)) or list(meta.requirements)
+    judgements = results_mod.aggregate(j.as_dict() for j in item.stash.get(JUDGEMENTS, []))
     duration = sum(rep.duration for rep, _, _ in phases.values())
     run.records.append({
         "id": meta.id,
@@ -112,13 +105,20 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         "message": message[:MAX_MESSAGE],
         "duration_s": round(duration, 4),
         "exchanges": list(item.stash.get(EXCHANGES, [])),
-        "findings": [{"requirement": f.requirement, "message": f.message[:1000], "reading": f.reading,
-                      "path": f.path} for f in findings],
-        "failed_requirements": failed_reqs,
-        "complete": item.stash.get(COMPLETE, False),
+        "judgements": judgements,
+        # The not-met judgements, as every output lists them.
+        "findings": [{"requirement": j["requirement"], "message": _finding_text(j), "reading": j.get("reading"),
+                      "path": j.get("path")} for j in judgements if j["verdict"] == "not-met"],
+        "failed_requirements": sorted({j["requirement"] for j in judgements if j["verdict"] == "not-met"}),
+        "stopped": item.stash.get(STOPPED, None),
     })
     item.config.hook.pytest_gpc_test_recorded(record=run.records[-1], config=item.config)
     return result
+
+
+def _finding_text(j: dict[str, Any]) -> str:
+    where = f" — {j['request']}" + (f" [{j['exchange']}]" if j.get("exchange") else "") if j.get("request") else ""
+    return (j["message"] + where)[:1000]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

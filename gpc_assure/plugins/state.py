@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from gpc_assure.checks.core import Judgement
     from gpc_assure.evidence import EvidenceStore
-    from gpc_assure.findings import Finding
     from gpc_assure.reference.server import ReferenceServer
     from gpc_assure.target import Target
 
@@ -36,5 +36,6 @@ class Run:
 
 RUN = pytest.StashKey[Run]()
 META = pytest.StashKey["TestMeta"]()
-FINDINGS = pytest.StashKey[list["Finding"]]()
+JUDGEMENTS = pytest.StashKey[list["Judgement"]]()
+STOPPED = pytest.StashKey[str]()  # why the test stopped early (a precondition or a must)
 EXCHANGES = pytest.StashKey[list[str]]()

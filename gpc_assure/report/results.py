@@ -1,13 +1,14 @@
 """results.json: the canonical record of a run, from which every other output is built.
 
-Verdicts per requirement are derived from test outcomes and findings:
-- not-met: a test found a problem with it (a finding names it, or a test naming it failed
-  without attributing its findings);
-- met: at least one test naming it passed (or ran all its checks and failed only on other
-  requirements' findings);
+Verdicts per requirement are derived from the judgements the tests recorded (gpc_assure.checks.core):
+- not-met: some judgement of it is not met (a finding);
+- met: at least one judgement of it is met, and none is not met;
 - not-applicable: every test naming it was not applicable to the target;
-- attested: the catalogue says a person confirms it (issue 7 adds attestation files);
-- not-tested: otherwise, with the reason (catalogue reason, insufficient data, errors, not run).
+- attested: the catalogue says a person confirms it;
+- insufficient-data: tests ran, but every judgement of it was "not judged" (the reasons are kept,
+  with the requirements whose failure left it unjudged);
+- not-tested: otherwise, with the reason (catalogue reason, flow not selected, run not completed).
+A test's outcome says nothing about the requirements it did not judge.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import datetime as dt
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +29,36 @@ OUTCOMES = ("passed", "failed", "error", "skipped", "not-applicable", "insuffici
 MANDATORY_LEVEL = "SHALL"
 
 
+MAX_EVIDENCE = 3
+MAX_EXCHANGES = 3
+
+
+def aggregate(judgements: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Judgements with the same requirement, verdict, check, message and place folded into one, with a
+    count and the first few exchanges (a generated test may judge the same rule hundreds of times)."""
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for j in judgements:
+        key = (j["requirement"], j["verdict"], j.get("check"), j["message"], j.get("path"), j.get("cause"))
+        seen = out.get(key)
+        if seen is None:
+            out[key] = {**j, "count": 1, "exchanges": [j["exchange"]] if j.get("exchange") else []}
+            out[key].pop("exchange", None)
+            continue
+        seen["count"] += 1
+        if j.get("exchange") and j["exchange"] not in seen["exchanges"] and len(seen["exchanges"]) < MAX_EXCHANGES:
+            seen["exchanges"].append(j["exchange"])
+    return list(out.values())
+
+
 def requirement_verdicts(catalogue: Catalogue, records: list[dict[str, Any]], flows: set[str] | None,
                          roles: set[str] | None, run_error: str | None = None,
                          variants: dict[str, str] | None = None) -> list[dict[str, Any]]:
     by_req: dict[str, list[dict[str, Any]]] = {}
     for rec in records:
-        for rid in rec["requirements"]:
+        named = list(rec["requirements"])
+        # A precondition's not-met is charged to the requirement it is about, named or not by the test.
+        named += [j["requirement"] for j in rec.get("judgements", []) if j["requirement"] not in named]
+        for rid in dict.fromkeys(named):
             by_req.setdefault(rid, []).append(rec)
     out = []
     for req in catalogue:
@@ -40,12 +66,13 @@ def requirement_verdicts(catalogue: Catalogue, records: list[dict[str, Any]], fl
         tests = by_req.get(req.id, [])
         if not in_scope and not tests:
             continue
-        verdict, reason = _verdict(req.id, req.verification, req.reason, tests, run_error)
+        verdict, reason, evidence, causes = _verdict(req.id, req.verification, req.reason, tests, run_error)
         # A requirement of another spec variant than the target's (e.g. a legacy-only one) does not apply.
         variant = (variants or {}).get(req.flow)
         if req.versions and variant and variant not in req.versions and verdict != "not-met":
             verdict, reason = "not-applicable", (f"applies to the {' and '.join(req.versions)} version; "
                                                  f"the target declares {variant}")
+            evidence, causes = [], []
         entry: dict[str, Any] = {
             "id": req.id,
             "level": req.level,
@@ -58,34 +85,63 @@ def requirement_verdicts(catalogue: Catalogue, records: list[dict[str, Any]], fl
             "tests": [t["id"] for t in tests],
             "reason": reason,
         }
+        if evidence:
+            entry["evidence"] = evidence
+        if causes:
+            entry["blocked_by"] = causes
         if req.readings:
             entry["readings"] = [r.model_dump() for r in req.readings]
         out.append(entry)
     return out
 
 
+def _judgements_of(rid: str, tests: list[dict[str, Any]], verdict: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(t, j) for t in tests for j in t.get("judgements", []) if j["requirement"] == rid
+            and j["verdict"] == verdict]
+
+
+def _cite(test: dict[str, Any], j: dict[str, Any]) -> dict[str, Any]:
+    out = {"test": test["id"], "title": test.get("title"), "check": j.get("check") or j["message"],
+           "seen": j["message"], "exchanges": j.get("exchanges", []), "count": j.get("count", 1)}
+    if j.get("request"):
+        out["request"] = j["request"]
+    return out
+
+
 def _verdict(rid: str, verification: str, catalogue_reason: str | None, tests: list[dict[str, Any]],
-             run_error: str | None) -> tuple[str, str | None]:
-    failing = [t for t in tests if rid in t.get("failed_requirements", [])]
+             run_error: str | None) -> tuple[str, str | None, list[dict[str, Any]], list[str]]:
+    failing = _judgements_of(rid, tests, "not-met")
     if failing:
-        return "not-met", f"failed in {len(failing)} test(s): " + "; ".join(t["id"] for t in failing[:3])
+        names = list(dict.fromkeys(t["id"] for t, _ in failing))
+        first = failing[0][1]
+        return ("not-met", f"not met in {len(names)} test(s): {first['message']}"[:600]
+                + ("" if len(names) == 1 else f" (and in {', '.join(names[1:3])}"
+                   + (" ..." if len(names) > 3 else "") + ")"),
+                [_cite(t, j) for t, j in failing[:MAX_EVIDENCE]], [])
     if verification == "attested":
-        return "attested", catalogue_reason
-    # A failed test supports the requirements it did not fail only if all its checks ran.
-    supporting = [t for t in tests if t["outcome"] == "passed" or (t["outcome"] == "failed" and t.get("complete"))]
-    if supporting:
-        return "met", None
+        return "attested", catalogue_reason, [], []
+    met = _judgements_of(rid, tests, "met")
+    if met:
+        return "met", None, [_cite(t, j) for t, j in met[:MAX_EVIDENCE]], []
     if tests and all(t["outcome"] == "not-applicable" for t in tests):
-        return "not-applicable", tests[0].get("message")
+        return "not-applicable", tests[0].get("message"), [], []
     if verification == "not-tested":
-        return "not-tested", catalogue_reason
+        return "not-tested", catalogue_reason, [], []
     if run_error:
-        return "not-tested", f"the run could not complete: {run_error}"
+        return "not-tested", f"the run could not complete: {run_error}", [], []
     if not tests:
-        return "not-tested", "no test for this requirement was run (flow or role not selected)"
-    kinds = Counter(t["outcome"] for t in tests)
-    first = next((t.get("message") for t in tests if t.get("message")), None)
-    return "not-tested", f"{dict(kinds)}" + (f": {first}" if first else "")
+        return "not-tested", "no test for this requirement was run (flow or role not selected)", [], []
+    unjudged = _judgements_of(rid, tests, "not-judged")
+    causes = list(dict.fromkeys(j["cause"] for _, j in unjudged if j.get("cause")))
+    reasons = list(dict.fromkeys(j["message"] for _, j in unjudged))
+    # Tests that ended before judging anything (a fixture's missing test data, an error) say why in their message.
+    reasons += [f"{t['outcome']}: {t['message']}" for t in tests
+                if t.get("message") and not any(j["requirement"] == rid for j in t.get("judgements", []))]
+    reasons = list(dict.fromkeys(r.splitlines()[0] for r in reasons if r))
+    if reasons:
+        more = f" (and {len(reasons) - 3} more reasons)" if len(reasons) > 3 else ""
+        return "insufficient-data", "; ".join(reasons[:3]) + more, [], causes
+    return "not-tested", "the tests naming it did not run", [], causes
 
 
 def summary(records: list[dict[str, Any]], requirements: list[dict[str, Any]]) -> dict[str, Any]:
@@ -103,7 +159,39 @@ def summary(records: list[dict[str, Any]], requirements: list[dict[str, Any]]) -
         "requirements": dict(sorted(verdicts.items())),
         "mandatory_not_met": sorted(r["id"] for r in requirements
                                     if r["verdict"] == "not-met" and r["level"] == MANDATORY_LEVEL),
+        "root_causes": root_causes(records, requirements),
     }
+
+
+def root_causes(records: list[dict[str, Any]], requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Failures that left other requirements unjudged, biggest first: what a supplier fixes first.
+
+    Each names the requirement that was not met, its first finding, and the requirements (not met
+    nowhere else) that could not be judged because of it.
+    """
+    verdict = {r["id"]: r["verdict"] for r in requirements}
+    blocked: dict[str, set[str]] = {}
+    tests: dict[str, set[str]] = {}
+    for rec in records:
+        for j in rec.get("judgements", []):
+            cause = j.get("cause")
+            if j["verdict"] == "not-judged" and cause and cause != j["requirement"]:
+                blocked.setdefault(cause, set()).add(j["requirement"])
+                tests.setdefault(cause, set()).add(rec["id"])
+    first: dict[str, str] = {}
+    for rec in records:
+        for j in rec.get("judgements", []):
+            if j["verdict"] == "not-met" and j["requirement"] in blocked and j["requirement"] not in first:
+                first[j["requirement"]] = j["message"]
+    out = []
+    for cause, reqs in blocked.items():
+        unjudged = sorted(r for r in reqs if verdict.get(r) not in ("met", "not-met"))
+        if not unjudged:
+            continue
+        out.append({"requirement": cause, "finding": first.get(cause), "unjudged": unjudged,
+                    "tests": len(tests[cause])})
+    out.sort(key=lambda c: (-len(c["unjudged"]), c["requirement"]))
+    return out
 
 
 def build(run: Any, records: list[dict[str, Any]], catalogue: Catalogue, flows: set[str] | None,
@@ -174,7 +262,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def exit_code(results: dict[str, Any]) -> int:
-    """0 every requirement tested was met; 1 one was not; 3 the run could not reach or complete.
+    """0 every requirement tested was met; 1 one was not (or a test failed); 3 the run could not reach or complete.
 
     A SHOULD that is not met also gives 1: the gate is strict, and a supplier who chooses not to
     meet a SHOULD records that as an accepted deviation rather than relying on a lenient exit code.
@@ -182,6 +270,8 @@ def exit_code(results: dict[str, Any]) -> int:
     if results["run"].get("error"):
         return 3
     if results["summary"]["requirements"].get("not-met"):
+        return 1
+    if results["summary"]["failed"]:  # a failed test whose findings no requirement carries still fails the gate
         return 1
     if (results.get("deviations") or {}).get("expired"):  # an expired accepted deviation fails loudly
         return 1
