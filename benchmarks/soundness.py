@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import soundness  # noqa: E402
+import soundness
 
 
 def main(kinds: list[str]) -> None:

@@ -8,6 +8,7 @@ or configuration (one line, no traceback), 3 the run could not reach or complete
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="TOML file of accepted deviations (requirement or test, justification, expiry date)")
     run.add_argument("--mask-patients", action="store_true",
                      help="mask NHS numbers and names in everything written to the evidence pack")
+    run.add_argument("--declarations", type=Path,
+                     help="the supplier's declarations file (see 'gpc-assure declarations template')")
+    run.add_argument("--baseline", type=Path, metavar="PACK",
+                     help="an earlier evidence pack: the report shows what changed since it")
+    run.add_argument("--gate", choices=("technical", "submission"), default="technical",
+                     help="technical (default): exit 1 when a requirement is not met; submission: also while "
+                          "anything is outstanding (awaiting attestation, SHALLs not judged, declarations)")
 
     rep = sub.add_parser("report", help="rebuild a pack's reports and manifest from its results.json")
     rep.add_argument("pack", type=Path, metavar="DIR")
@@ -62,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     dif.add_argument("old", type=Path, metavar="OLD", help="evidence pack folder (or its results.json)")
     dif.add_argument("new", type=Path, metavar="NEW", help="evidence pack folder (or its results.json)")
     dif.add_argument("--json", action="store_true", help="print the differences as JSON")
+
+    dec = sub.add_parser("declarations", help="the supplier's declarations file")
+    dec_sub = dec.add_subparsers(dest="declarations_command", required=True, parser_class=_Parser)
+    tpl = dec_sub.add_parser("template", help="write a starting declarations file for these flows and roles")
+    tpl.add_argument("--flow", action="append", choices=FLOWS, help="only this flow (repeatable)")
+    tpl.add_argument("--role", action="append", choices=ROLES, help="only this role (repeatable)")
+    tpl.add_argument("--output", type=Path, help="write here (default: print it)")
 
     sub.add_parser("faults", help="list the reference system's named faults")
     st = sub.add_parser("selftest", help="mutation self-test: a clean reference run, then one run per named fault")
@@ -120,6 +135,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         from gpc_assure.requirements import load_catalogue
 
         load_deviations(args.deviations, load_catalogue())  # fail fast with a one-line message
+    declarations_file = args.declarations or _declarations_of(args.target)
+    if declarations_file:
+        from gpc_assure.declarations import load as load_declarations
+        from gpc_assure.requirements import load_catalogue
+
+        load_declarations(declarations_file, load_catalogue())  # fail fast with a one-line message
+    if args.baseline:
+        from gpc_assure.report.pack import load_results
+
+        load_results(args.baseline)  # a baseline that is not a pack is a usage error
     output: Path = args.output or REPORTS_DIR / new_run_id()
     try:
         output.mkdir(parents=True, exist_ok=True)
@@ -142,6 +167,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args += ["--gpc-deviations", str(args.deviations)]
     if args.mask_patients:
         pytest_args.append("--gpc-mask-patients")
+    if declarations_file:
+        pytest_args += ["--gpc-declarations", str(declarations_file)]
+    if args.baseline:
+        pytest_args += ["--gpc-baseline", str(args.baseline)]
     if not args.quiet:
         pytest_args.append("--gpc-console")
     if args.target:
@@ -184,15 +213,48 @@ def cmd_run(args: argparse.Namespace) -> int:
         s = results["summary"]
         print(f"gpc-assure: {s['tests']} tests, {s['passed']} passed, {s['failed']} failed, {s['error']} error; "
               f"requirements {s['requirements']}; pack {output} ({time.monotonic() - started:.1f} s)")
-    if code == pytest.ExitCode.INTERRUPTED and not results["run"].get("error"):
+    if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR) and not results["run"].get("error"):
         return 3
     verdict = exit_code(results)
+    readiness = results["summary"].get("readiness") or {}
+    if args.gate == "submission" and verdict == 0 and not readiness.get("ready", False):
+        outstanding = {k: len(v) for k, v in readiness.items() if isinstance(v, list) and v
+                       and k != "accepted_deviations"}
+        print(f"gpc-assure: submission gate: not ready, outstanding {outstanding}", file=sys.stderr)
+        verdict = 1
     _print_manifest_hash(output)
     if not (output / "junit.xml").is_file():
         print(f"gpc-assure: the evidence pack is incomplete: {output / 'junit.xml'} could not be written",
               file=sys.stderr)
         return verdict or 3
     return verdict
+
+
+def _declarations_of(target: Path | None) -> Path | None:
+    """The declarations file a target file names in [system] (relative to the target file)."""
+    if target is None:
+        return None
+    from gpc_assure.target import load_target
+
+    system = getattr(load_target(target), "system", None)
+    value = getattr(system, "declarations", None) if system is not None else None
+    return (target.parent / value) if value else None
+
+
+def cmd_declarations(args: argparse.Namespace) -> int:
+    from gpc_assure.declarations import template
+    from gpc_assure.requirements import load_catalogue
+
+    text = template(load_catalogue(), set(args.flow or []) or None, set(args.role or []) or None)
+    if args.output:
+        try:
+            args.output.write_text(text + "\n", "utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {args.output}: {exc.strerror}") from None
+        print(f"gpc-assure: wrote {args.output}")
+    else:
+        print(text)
+    return 0
 
 
 def _print_manifest_hash(pack: Path) -> None:
@@ -206,10 +268,13 @@ def _print_manifest_hash(pack: Path) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from gpc_assure.report import pack
+    from gpc_assure.report import integrity, pack
 
     results = pack.load_results(args.pack)
-    problems = pack.build(args.pack, results, built_by="gpc-assure report")
+    for p in integrity.problems(args.pack, results):
+        print(f"gpc-assure: results.json does not follow from its test records: {p}", file=sys.stderr)
+    # The outputs show the verdicts the test records give, never the ones results.json merely states.
+    problems = pack.build(args.pack, integrity.with_derived_verdicts(results), built_by="gpc-assure report")
     for p in problems:
         print(f"gpc-assure: could not build {p}", file=sys.stderr)
     print(f"gpc-assure: rebuilt {', '.join(pack.OUTPUTS)}, allure-results/ and manifest.json in {args.pack}")
@@ -222,14 +287,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     if not (args.pack / manifest.MANIFEST).is_file():
         raise ConfigError(f"{args.pack}: no {manifest.MANIFEST} (not an evidence pack, or not finished)")
+    from gpc_assure.report import integrity, pack
+
     result = manifest.verify(args.pack)
     for line in result.lines():
         print(line)
-    if result.ok:
-        print(f"gpc-assure: {args.pack}: all {result.checked} files match manifest.json "
-              f"(manifest sha256 {result.manifest_sha256})")
+    try:
+        unfounded = integrity.problems(args.pack, pack.load_results(args.pack))
+    except ConfigError as exc:
+        unfounded = [str(exc)]
+    for line in unfounded:
+        print(f"verdict: {line}")
+    if result.ok and not unfounded:
+        print(f"gpc-assure: {args.pack}: all {result.checked} files match manifest.json and every verdict follows "
+              f"from the test records (manifest sha256 {result.manifest_sha256})")
         return 0
-    print(f"gpc-assure: {args.pack}: the pack does NOT match its manifest", file=sys.stderr)
+    if not result.ok:
+        print(f"gpc-assure: {args.pack}: the pack does NOT match its manifest", file=sys.stderr)
+    if unfounded:
+        print(f"gpc-assure: {args.pack}: {len(unfounded)} verdict(s) do NOT follow from the test records",
+              file=sys.stderr)
     return 1
 
 
@@ -329,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "faults":
             return cmd_faults()
+        if args.command == "declarations":
+            return cmd_declarations(args)
         if args.command == "selftest":
             return cmd_selftest(args)
         if args.command == "report":
@@ -347,6 +426,10 @@ def main(argv: list[str] | None = None) -> int:
     except GpcAssureError as exc:
         print(f"gpc-assure: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # the output was piped into something that stopped reading (head, less)
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # the interpreter flushes stdout again on exit
+        return 0
     except OSError as exc:
         if exc.errno == 28:  # ENOSPC
             print(f"gpc-assure: the disk is full: {exc.filename or ''}", file=sys.stderr)

@@ -47,11 +47,18 @@ class Requirement(BaseModel):
     readings: list[Reading] = []
     # Spec variants this requirement applies to (e.g. ["legacy"]); empty means all.
     versions: list[str] = []
+    # "declaration": something the supplier declares that no test can observe (clinical safety, DSPT...),
+    # answered in a declarations file; "conformance": everything a test or a person checks.
+    kind: Literal["conformance", "declaration"] = "conformance"
+    # For a declaration: the flows whose runs ask for it (empty: every flow of its actor).
+    applies_to: list[str] = []
 
     @model_validator(mode="after")
     def _reason_needed(self) -> Requirement:
         if self.verification != "automated" and not self.reason:
             raise ValueError(f"{self.id}: '{self.verification}' requirements need a reason")
+        if self.kind == "declaration" and self.verification != "attested":
+            raise ValueError(f"{self.id}: a declaration is verified 'attested' (the supplier declares it)")
         return self
 
 
@@ -78,7 +85,18 @@ class Catalogue:
     def for_flows(self, flows: Iterable[str] | None, roles: Iterable[str] | None = None) -> list[Requirement]:
         fl = set(flows) if flows else None
         rl = set(roles) if roles else None
-        return [r for r in self if (fl is None or r.flow in fl) and (rl is None or r.actor in rl)]
+        return [r for r in self if in_scope(r, fl, rl)]
+
+
+def in_scope(req: Requirement, flows: set[str] | None, roles: set[str] | None) -> bool:
+    """Whether a run of these flows and roles (None: all) asks for the requirement."""
+    if roles and req.actor not in roles:
+        return False
+    if not flows:
+        return True
+    if req.kind == "declaration":
+        return not req.applies_to or bool(flows & set(req.applies_to))
+    return req.flow in flows
 
 
 def load_file(path: Path) -> list[Requirement]:

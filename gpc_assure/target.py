@@ -134,6 +134,10 @@ class TestData(_Strict):
     __test__ = False  # not a pytest test class
 
     patients: dict[str, PatientData] = {}
+    # Further patients for the roles a run uses up, tried in turn once the first no longer plays the role:
+    # Register reactivates the `inactive` patient and registers the `not_registered_pds_known` one, and a
+    # test environment is not reset between runs. Role -> patients, each given as in `patients`.
+    more_patients: dict[str, list[PatientData]] = {}
     practitioner_sds_user_id: str | None = None
     practitioner_id: str | None = None
     organisation_ods_code: str | None = None
@@ -158,6 +162,19 @@ class TestData(_Strict):
             if role not in PATIENT_ROLES:
                 raise ValueError(f"unknown patient role '{role}' (known: {', '.join(PATIENT_ROLES)})")
             out[role] = {"nhs_number": value} if isinstance(value, str) else value
+        return out
+
+    @field_validator("more_patients", mode="before")
+    @classmethod
+    def _more_roles(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        out = {}
+        for role, values in v.items():
+            if role not in PATIENT_ROLES:
+                raise ValueError(f"unknown patient role '{role}' (known: {', '.join(PATIENT_ROLES)})")
+            items = values if isinstance(values, list) else [values]
+            out[role] = [{"nhs_number": x} if isinstance(x, str) else x for x in items]
         return out
 
 
@@ -211,8 +228,25 @@ class TargetInfo(_Strict):
     gpconnect_version: Literal["1.2.7"] = "1.2.7"
 
 
+class SystemSection(_Strict):
+    """Who and what the run is about, for the evidence pack a reviewer signs (issue: run identity)."""
+
+    supplier: str | None = None
+    product: str | None = None
+    version: str | None = None
+    build: str | None = None
+    environment: str | None = Field(None, description="where the system under test runs: development, INT, ...")
+    operator: str | None = Field(None, description="who ran gpc-assure")
+    # NHS RM213 supplier category: decides whether the User Permissions rows are mandatory or not applicable.
+    rm213_category: Literal["incumbent-provider", "nme-provider", "incumbent-consumer", "nme-consumer"] | None = None
+    # For an incumbent consumer (RM213 lets it use IM1 instead): whether it delivers the User Permissions API.
+    delivers_user_permissions: bool = True
+    declarations: str | None = Field(None, description="the declarations file, relative to the target file")
+
+
 class Target(_Strict):
     target: TargetInfo = TargetInfo()
+    system: SystemSection | None = None
     provider: ProviderSection
     consumer: ConsumerSection
     tls: TlsSection | None = None

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/gpc-assure run "$@"
+# The example declarations file shows the Supplier declarations section; pass --declarations to use yours.
+exec .venv/bin/gpc-assure run --declarations fixtures/declarations/reference.toml "$@"

@@ -31,6 +31,9 @@ T_ERROR = "suites/provider/foundations/test_sample.py::test_errors"
 T_NA = "suites/provider/appointments/test_sample.py::test_not_applicable[xml]"
 T_DATA = "suites/provider/appointments/test_sample.py::test_insufficient_data"
 FAIL_MESSAGE = "version is '1.2.6', expected '1.2.7'"
+DECLARATION = "DEC-PFS-001"
+DECLARATION_SOURCE = ("NHS Roadmap RM213 'GP Connect (Patient Facing) APIs Change 2 - User Permissions API' v1.0.1, "
+                      "supplier categories")
 
 
 def _req(rid: str, verdict: str, tests: list[str], level: str = "SHALL", flow: str = "foundations",
@@ -43,9 +46,16 @@ def _req(rid: str, verdict: str, tests: list[str], level: str = "SHALL", flow: s
 def _test(tid: str, outcome: str, reqs: list[str], exchanges: list[str], message: str = "",
           findings: list[dict[str, Any]] | None = None, failed: list[str] | None = None) -> dict[str, Any]:
     flow = tid.split("/")[2]
+    judgements = [{"requirement": f["requirement"], "verdict": "not-met", "message": f["message"], "check":
+                   "CapabilityStatement.version is 1.2.7", "exchanges": exchanges, "count": 1} for f in findings or []]
+    if outcome == "passed":
+        judgements = [{"requirement": r, "verdict": "met", "message": "CapabilityStatement.version is 1.2.7",
+                       "check": "CapabilityStatement.version is 1.2.7", "exchanges": exchanges, "count": 1}
+                      for r in reqs]
     return {"id": tid, "title": f"Title of {tid.split('::')[1]}", "flow": flow, "role": "provider",
             "requirements": reqs, "outcome": outcome, "message": message, "duration_s": 0.0123,
-            "exchanges": exchanges, "findings": findings or [], "failed_requirements": failed or []}
+            "exchanges": exchanges, "judgements": judgements, "findings": findings or [],
+            "failed_requirements": failed or []}
 
 
 def results() -> dict[str, Any]:
@@ -60,13 +70,20 @@ def results() -> dict[str, Any]:
                 "fault": None, "flows": None, "roles": None, "error": None, "left_behind": [],
                 "evidence_write_failures": 0},
         "requirements": [
-            _req("SMP-001", "met", [T_PASS], refs=["GPC-SFS-1.3"]),
+            {**_req("SMP-001", "met", [T_PASS], refs=["GPC-SFS-1.3"]),
+             "evidence": [{"test": T_PASS, "title": "Title of test_passes", "check": "CapabilityStatement.version is "
+                           "1.2.7", "seen": "CapabilityStatement.version is 1.2.7",
+                           "exchanges": ["exchanges/00001-metadata-read.json"], "count": 1}]},
             _req("SMP-002", "not-met", [T_FAIL], reason=f"failed in 1 test(s): {T_FAIL}", refs=["GPCM-SD-028"]),
             _req("SMP-003", "not-tested", [T_ERROR], level="SHOULD", reason="{'error': 1}: RuntimeError: boom"),
-            _req("SMP-004", "attested", [], reason="a person confirms the clinical safety case", level="SHOULD"),
+            {**_req("SMP-004", "attested", [], reason="a person confirms the clinical safety case", level="SHOULD"),
+             "verification": "attested",
+             "attestation": {"status": "attested", "by": "A. Tester, test lead", "at": "2025-12-01",
+                             "seen": "the safety case CSCR-1 v2 covers GP Connect"}},
             _req("SMP-005", "not-applicable", [T_NA], flow="appointments", level="MAY",
                  reason="the target does not offer XML"),
-            _req("SMP-006", "not-tested", [T_DATA], flow="appointments", reason="no patient with role 'deceased'"),
+            _req("SMP-006", "insufficient-data", [T_DATA], flow="appointments",
+                 reason="no patient with role 'deceased'"),
         ],
         "tests": [
             _test(T_PASS, "passed", ["SMP-001"], ["exchanges/00001-metadata-read.json"]),
@@ -79,8 +96,34 @@ def results() -> dict[str, Any]:
     }
     data["summary"] = {"tests": 5, "passed": 1, "failed": 1, "error": 1, "skipped": 0, "not_applicable": 1,
                        "insufficient_data": 1, "attested": 1,
-                       "requirements": {"attested": 1, "met": 1, "not-applicable": 1, "not-met": 1, "not-tested": 2},
+                       "requirements": {"attested": 1, "insufficient-data": 1, "met": 1, "not-applicable": 1,
+                                        "not-met": 1, "not-tested": 1},
                        "mandatory_not_met": ["SMP-002"]}
+    # The run's identity (who, what, where) and one answered supplier declaration.
+    data["run"].update({
+        "system": {"supplier": "Example Health Ltd", "product": "Example GP", "version": "4.2",
+                   "build": "4.2.0+771", "environment": "development", "operator": "A. Tester"},
+        "tool": {"version": "0.1.0", "commit": "0123456789abcdef0123456789abcdef01234567"},
+        "transport": {"scheme": "http", "tls": False,
+                      "note": "plain HTTP: no TLS, so the TLS and mutual-authentication requirements were not "
+                              "exercised"},
+        "test_data": {"registered": "9000000009"},
+        "declarations": {"file": "declarations/declarations.toml", "answered": 1, "attested": 0,
+                         "declarant": {"name": "Dr A. Example", "role": "Clinical Safety Officer",
+                                       "organisation": "Example Health Ltd", "date": "2025-12-01"}},
+    })
+    data["requirements"].append({
+        "id": DECLARATION, "level": "SHALL", "flow": "declarations", "actor": "provider",
+        "statement": "The provider declares its RM213 supplier category.", "refs": ["RM213", "E00166"],
+        "source": DECLARATION_SOURCE, "verdict": "attested", "tests": [],
+        "reason": "a commercial fact the supplier declares", "verification": "attested", "kind": "declaration",
+        "attestation": {"status": "declared", "by": "Dr A. Example, Clinical Safety Officer, Example Health Ltd",
+                        "at": "2025-12-01", "seen": "answer: yes; category: incumbent-provider",
+                        "evidence": "Framework contract schedule 2 v1.0"}})
+    data["summary"]["requirements"]["attested"] += 1
+    data["summary"]["readiness"] = {"not_met": ["SMP-002"], "awaiting_attestation": [],
+                                    "shall_not_tested": ["SMP-006"], "declarations_outstanding": [],
+                                    "accepted_deviations": [], "ready": False}
     return data
 
 

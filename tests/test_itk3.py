@@ -21,6 +21,7 @@ import pytest
 from gpc_assure.checks import itk3 as response_rules
 from gpc_assure.checks import mesh as mesh_rules
 from gpc_assure.checks import send_document as sd
+from gpc_assure.checks.core import NotJudged
 from gpc_assure.fhir.parse import model_for, validate_structure
 from gpc_assure.mesh import auth
 from gpc_assure.messaging import itk3
@@ -45,10 +46,13 @@ def message(spec, **kw):
 def all_problems(msg, spec):
     found = sd.message_problems(msg, spec)
     # The two rules that also need MESH's view: when it arrived, and from which mailbox.
-    stale = sd.header_timestamp(msg, spec, sent_at=dt.datetime.now(dt.UTC))
+    stale = sd.problems_of(sd.header_timestamp, msg, spec, sent_at=dt.datetime.now(dt.UTC))
     if stale:
         found["MSG-SD-027"] = stale
-    elsewhere = mesh_rules.source_is_sender({"mex-from": "GPCASENDER"}, msg)
+    try:
+        elsewhere = mesh_rules.source_is_sender({"mex-from": "GPCASENDER"}, msg)
+    except NotJudged:
+        elsewhere = []
     if elsewhere:
         found["MSG-SD-026"] = elsewhere
     return found
@@ -70,6 +74,41 @@ def test_built_message_passes_every_rule_and_is_valid_stu3(version):
     assert mesh_rules.subject(headers, out.bundle, spec) == []
     assert mesh_rules.local_id(headers, out.bundle) == []
     assert mesh_rules.source_is_sender(headers, out.bundle) == []
+
+
+@pytest.mark.parametrize("version", SPECS)
+def test_built_message_meets_every_rule(version):
+    """Every rule judged the built message and found it right: met, never merely not judged."""
+    spec = SPECS[version]
+    verdicts = sd.message_verdicts(message(spec).bundle, spec)
+    expected = {rid: "met" for rid in sd.MESSAGE_RULES}
+    if not spec.care_setting_expected:
+        expected["MSG-SD-055"] = "not-judged"
+    assert verdicts == expected
+
+
+@pytest.mark.parametrize("body", [
+    {"resourceType": "Patient", "id": "p"},
+    {"resourceType": "Bundle", "type": "message"},
+    {"resourceType": "Bundle", "type": "message", "entry": [{"resource": {"resourceType": "MessageHeader"}}]},
+], ids=["a Patient", "an empty message Bundle", "a bare MessageHeader"])
+def test_a_message_without_its_parts_meets_no_rule(body):
+    """A rule whose subject is absent is not judged, never met: what is missing is one rule's finding."""
+    verdicts = sd.message_verdicts(body, V2)
+    assert "met" not in {v for rid, v in verdicts.items() if rid != "MSG-SD-029"}, verdicts
+    assert verdicts["MSG-SD-021"] == "not-met"
+    # MSG-SD-029 (no destination) holds of a MessageHeader that has none, whatever else it lacks.
+    assert verdicts["MSG-SD-029"] == ("met" if "entry" in body else "not-judged")
+
+
+def test_response_rules_need_a_response():
+    with pytest.raises(NotJudged) as why:
+        response_rules.count_and_order([])
+    assert why.value.cause == "MSG-SD-093"
+    assert response_rules.infrastructure_ack([])  # none arrived: the requirement about answering is not met
+    assert response_rules.business_ack([])
+    with pytest.raises(NotJudged):
+        response_rules.negative_is_final([])
 
 
 def test_versions_differ_where_the_specs_do():
@@ -119,7 +158,11 @@ def test_built_responses_pass_the_response_rules(code):
     assert response_rules.response_header(r, "ref-1") == []
     assert response_rules.response_link(r, "hdr-1") == []
     assert response_rules.outcome_mapping(r) == []
-    assert response_rules.diagnostics(r) == []
+    if itk3.RESPONSE_CODES[code].positive:  # only a negative response explains an error
+        with pytest.raises(NotJudged):
+            response_rules.diagnostics(r)
+    else:
+        assert response_rules.diagnostics(r) == []
     assert response_rules.no_patient_data(r, ["9000000017", "Jackson"]) == []
 
 
@@ -133,12 +176,16 @@ def test_sequence_rules():
     assert response_rules.count_and_order(good) == []
     assert response_rules.infrastructure_ack(good, expected="20013") == []
     assert response_rules.business_ack(good, expected="30001") == []
-    assert response_rules.negative_is_final(good) == []
+    with pytest.raises(NotJudged):  # nothing negative arrived: nothing to see follow one
+        response_rules.negative_is_final(good)
+    assert response_rules.negative_is_final(_responses("20013", "30002")) == []
     assert response_rules.count_and_order(_responses("30001", "20013"))  # business first
     assert response_rules.count_and_order(_responses("20013", "30001", "30001"))  # three
     assert response_rules.infrastructure_ack(_responses("30001"))  # none
     assert response_rules.business_ack(_responses("20013"))  # missing
-    assert response_rules.business_ack(_responses("20009")) == []  # a negative InfAck ends it
+    with pytest.raises(NotJudged) as why:  # a negative InfAck ends the exchange: no business response is due
+        response_rules.business_ack(_responses("20009"))
+    assert why.value.cause == "MSG-SD-093"
     assert response_rules.negative_is_final(_responses("20009", "30001"))
     assert response_rules.infrastructure_ack(_responses("20015")) == []  # SD-C04: the CodeSystem's range
 
@@ -212,6 +259,8 @@ def test_token_rules():
     assert mesh_rules.tokens([lower], "MB1")
     old = _record("MB1", auth.token("MB1", "pw", "key", when=now - dt.timedelta(hours=3)), now)
     assert any("more than" in p for p in mesh_rules.tokens([old], "MB1"))
+    with pytest.raises(NotJudged):  # no request from the mailbox: nothing to judge, never "met"
+        mesh_rules.tokens([], "MB1")
     assert "hash" not in json.dumps(auth.parse(reused).as_dict()).replace("hash_present", "")
 
 
@@ -220,3 +269,8 @@ def test_mex_from_rule():
     assert mesh_rules.mex_from([rec], "MB1")
     rec["headers"]["mex-from"] = "MB1"
     assert mesh_rules.mex_from([rec], "MB1") == []
+    rec["headers"].pop("mex-from")
+    with pytest.raises(NotJudged):  # no Mex-From sent: nothing to judge (it is not required, SD-C13)
+        mesh_rules.mex_from([rec], "MB1")
+    with pytest.raises(NotJudged):
+        mesh_rules.mex_from([], "MB1")

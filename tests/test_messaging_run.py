@@ -4,6 +4,8 @@ reference components, and the target file's [mesh] section."""
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import tomli_w
 from report_samples import PACK_FAULT, run_gpc
 
 from gpc_assure.errors import ConfigError
+from gpc_assure.plugins.messaging import command_trigger
 from gpc_assure.reference.data import load_pack
 from gpc_assure.reference.server import target_mapping
 from gpc_assure.target import parse_target
@@ -90,6 +93,36 @@ def test_mesh_section_errors_are_one_line():
     assert "spec_version" in _mesh_error({"spec_version": "v3"})
     for text in (_mesh_error({"spec_version": "v3"}), _mesh_error({"mailbox": "x"})):
         assert "\n" not in text
+    missing = _mesh_error({"trigger_command": "no-such-sender-program --kind {kind}"})
+    assert "trigger_command" in missing and "'no-such-sender-program'" in missing and "\n" not in missing
+    assert "command line" in _mesh_error({"trigger_command": "my-system 'unbalanced {kind}"})
+
+
+def test_a_missing_trigger_program_is_a_configuration_error(tmp_path):
+    """Exit 2 in one line naming the [mesh] setting, before any test runs (not 48 test errors)."""
+    target = _target(tmp_path, {"url": "http://127.0.0.1:9", "mailbox": "X26OT1", "password": "p", "shared_key": "k",
+                                "sut_mailbox": "X26OT9", "trigger_command": "no-such-sender-program {kind}"})
+    proc = run_gpc("run", "--flow", "messaging", "--role", "sender", "--target", target, "--output",
+                   tmp_path / "pack", "--quiet")
+    assert proc.returncode == 2, proc.stdout[-1500:] + proc.stderr[-1500:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mesh.trigger_command" in lines[0] and "no-such-sender-program" in lines[0], lines
+
+
+def test_a_failing_trigger_says_how_it_ended():
+    """A trigger command's exit code and the end of its output are kept: evidence and judgement messages."""
+    script = "import sys; print('sending the {kind} report'); sys.stderr.write('boom: no database' + chr(10)); " \
+             "sys.exit(3)"
+    run = command_trigger(shlex.join([sys.executable, "-c", script]))("original")
+    assert run.failed and run.exit_code == 3 and run.problem is None
+    assert "sending the original report" in run.output_tail and "boom: no database" in run.output_tail
+    assert "exited with code 3" in run.describe() and "boom: no database" in run.describe()
+    ex = run.exchange()
+    assert ex.interaction == "mesh.trigger" and "exit code: 3" in ex.notes[0] and "boom" in ex.notes[1]
+    ok = command_trigger(shlex.join([sys.executable, "-c", "pass"]))("replacement")
+    assert not ok.failed and ok.describe() == "the trigger command exited with code 0"
+    slow = command_trigger(shlex.join([sys.executable, "-c", "import time; time.sleep(5)"]), timeout_s=0.5)("original")
+    assert slow.failed and slow.exit_code is None and "did not finish" in slow.describe()
 
 
 def test_full_mesh_section_loads():

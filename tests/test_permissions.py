@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from gpc_assure import redaction
 from gpc_assure.checks import permissions as up
+from gpc_assure.checks.core import NotJudged
 from gpc_assure.errors import ConfigError
 from gpc_assure.paths import SHARED_SPECS_DIR
 from gpc_assure.pfs import choose, openapi
@@ -19,6 +22,7 @@ from gpc_assure.pfs.section import PermissionsSection
 from gpc_assure.reference.permissions import LEGACY_FAULTS, choose_version
 from gpc_assure.reference.server import ReferenceServer
 from gpc_assure.target import parse_target
+from gpc_assure.transport.exchange import Exchange, RecordedRequest, RecordedResponse
 from gpc_assure.transport.pfs import PfsClient, PfsPatient, TokenError, TokenSource
 
 GOOD = {
@@ -98,9 +102,112 @@ def test_rules_over_bodies():
     body = json.loads(json.dumps(GOOD["legacy"]))
     body["prescriptions"]["accessLevelMax"] = "none"
     assert up.max_not_below_level(body) == [
-        "prescriptions: accessLevelMax 'none' is below the accessLevel 'view' held"]
+        "prescriptions: accessLevelMax none is below the accessLevel view held"]
     assert up.rejection_text({"issue": [{"details": {"text": " "}}]})
     assert not up.rejection_text({"issue": [{"details": {"text": "Not above your current level."}}]})
+
+
+@pytest.mark.parametrize(("rule", "body"), [
+    (up.effective_date_not_future, {"medicalRecord": {"current": {"accessLevel": "full"}}}),
+    (up.effective_date_not_future, {"medicalRecord": {"effectiveDate": "01/11/2022"}}),
+    (up.effective_date_not_future, {"medicalRecord": {"effectiveDate": "20221101"}}),
+    (up.max_not_below_level, GOOD["current"]),
+    (up.rejection_text, {"resourceType": "Patient"}),
+])
+def test_rules_with_nothing_to_judge_say_so(rule, body):
+    """A rule that finds nothing it judges is not judged, never silently met."""
+    with pytest.raises(NotJudged):
+        rule(body)
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.mark.parametrize(("now", "effective", "future"), [
+    # GMT, midday: the UK date and the UTC date agree; tomorrow is in the future.
+    (dt.datetime(2025, 1, 15, 12, 0, tzinfo=dt.UTC), "2025-01-15", False),
+    (dt.datetime(2025, 1, 15, 12, 0, tzinfo=dt.UTC), "2025-01-16", True),
+    # BST, 23:30 in the UK (22:30 UTC): still the same date in both; a date one day ahead is in the future.
+    # The old reading (UTC date + one day of grace) let this through at every hour like this one.
+    (dt.datetime(2025, 7, 1, 22, 30, tzinfo=dt.UTC), "2025-07-01", False),
+    (dt.datetime(2025, 7, 1, 22, 30, tzinfo=dt.UTC), "2025-07-02", True),
+    # BST, 00:30 in the UK on 2 July (23:30 UTC on 1 July): the one hour where the UK date is ahead of the
+    # UTC date. The UK date is today; the day after it is still in the future.
+    (dt.datetime(2025, 7, 1, 23, 30, tzinfo=dt.UTC), "2025-07-02", False),
+    (dt.datetime(2025, 7, 1, 23, 30, tzinfo=dt.UTC), "2025-07-03", True),
+    # The same instant given in UK local time reads the same.
+    (dt.datetime(2025, 7, 2, 0, 30, tzinfo=LONDON), "2025-07-02", False),
+])
+def test_effective_date_is_judged_against_the_uk_date(now, effective, future):
+    """PFS-UP-023 (reading UP-TODAY): not later than today's date in UK local time, with no day of grace."""
+    problems = up.effective_date_not_future({"medicalRecord": {"effectiveDate": effective}}, now=now)
+    assert bool(problems) is future, problems
+    if future:
+        assert "later than today's date in the UK" in problems[0]
+
+
+def test_the_tomorrow_fault_is_caught_at_any_hour():
+    """The reference's effective-date-tomorrow fault (the UK date + 1) breaks the rule whatever the hour."""
+    day = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
+    for minutes in range(0, 48 * 60, 30):
+        now = day + dt.timedelta(minutes=minutes)
+        tomorrow = (now.astimezone(LONDON).date() + dt.timedelta(days=1)).isoformat()
+        assert up.effective_date_not_future({"medicalRecord": {"effectiveDate": tomorrow}}, now=now), now
+
+
+def _exchange(status: int, body, headers=(), request_headers=(), method="GET"):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Exchange("permissions.get", RecordedRequest(method, "http://x/Patient/9000000017", list(request_headers)),
+                    RecordedResponse(status, [("Content-Type", "application/json"), *headers], raw))
+
+
+EXPECTED = {"current": "full", "historical": "summary", "prescriptions": "manage"}
+
+
+def test_checks_meet_only_what_they_judged():
+    good = _exchange(200, {**GOOD["current"]})
+    verdicts = lambda check, ex: {j.verdict.value for j in check(ex)}  # noqa: E731
+    assert verdicts(up.valid_permissions("current", "PFS-UP-020"), good) == {"met"}
+    # No requests[] to validate, an empty 200, an HTML page: not judged, never met.
+    assert verdicts(up.valid_permissions("current", "PFS-UP-029"), good) == {"not-judged"}
+    assert verdicts(up.valid_permissions("current", "PFS-UP-020"), _exchange(200, b"")) == {"not-judged"}
+    assert verdicts(up.permissions_answer(), _exchange(200, b"")) == {"not-met"}
+    assert verdicts(up.permissions_answer(), _exchange(200, b"<html></html>")) == {"not-met"}
+    assert verdicts(up.permissions_answer(), _exchange(200, [GOOD["current"]])) == {"not-met"}
+    # Echoes are judged only when the header was sent.
+    assert verdicts(up.echoed("X-Request-ID", "PFS-UP-011"), good) == {"not-judged"}
+    # Error-body rules need a refusal.
+    assert verdicts(up.valid_error("current"), good) == {"not-judged"}
+    assert verdicts(up.reason_given(), _exchange(500, b"")) == {"not-judged"}
+
+
+def test_identity_tells_the_patients_own_permissions_from_someone_elses():
+    own = up.own_permissions(EXPECTED, "current")
+    mine = _exchange(200, {**GOOD["current"]})
+    assert [j.verdict.value for j in own(mine)] == ["met"]
+    other = json.loads(json.dumps(GOOD["current"]))
+    other["medicalRecord"]["historical"]["accessLevel"] = "detailed"
+    found = own(_exchange(200, other))
+    assert [j.verdict.value for j in found] == ["not-met"] and found[0].requirement == "PFS-UP-036"
+    assert "not the patient's permissions" in found[0].message
+    # A body with no levels at all says nothing about whose it is.
+    assert [j.verdict.value for j in own(_exchange(200, {"method": "GET"}))] == ["not-judged"]
+    # A level outside the enumeration is PFS-UP-025's finding, not a different patient.
+    odd = json.loads(json.dumps(GOOD["current"]))
+    odd["medicalRecord"]["historical"]["accessLevel"] = "partial"
+    assert [j.verdict.value for j in own(_exchange(200, odd))] == ["met"]
+
+
+def test_an_echo_is_not_an_answer_about_a_request():
+    asked = {"permissionType": "prescriptions", "accessLevel": "manage"}
+    check = up.answer_about_request(asked)
+    assert [j.verdict.value for j in check(_exchange(200, asked, method="POST"))] == ["not-judged"]
+    answer = {**asked, "status": "pending", "createdDateTime": "2024-01-01T10:00:00+00:00", "message": "m"}
+    assert [j.verdict.value for j in check(_exchange(200, answer, method="POST"))] == ["met"]
+    wrong = {**answer, "accessLevel": "view"}
+    found = check(_exchange(200, wrong, method="POST"))
+    assert found[0].not_met and found[0].message == ("asked for prescriptions at manage, the answer is about "
+                                                     "prescriptions at view")
 
 
 def test_choosing_requests_from_a_live_state():

@@ -29,6 +29,7 @@ import pytest
 import tomli_w
 
 from gpc_assure.paths import PROJECT_ROOT, SHARED_SPECS_DIR
+from gpc_assure.pfs import levels as lv
 from gpc_assure.pfs import openapi
 from gpc_assure.reference.data import load_pack
 from gpc_assure.reference.server import ReferenceServer, target_mapping
@@ -45,6 +46,9 @@ pytestmark = [
 ]
 
 # The verdicts the reference notes predict against `prism mock` (automated requirements of each version).
+# Under the judgement model a requirement is met only by a judgement that saw what it is about, and a
+# permissions answer is judged only when it holds the levels the target declares the patient holds; the
+# mock target declares the online and requester patients to hold what Prism serves (see _mock_target).
 MOCK_NOT_MET = {
     "current": {
         "PFS-UP-004", "PFS-UP-030",  # no NHS number validation (C5/C6/C23)
@@ -52,11 +56,14 @@ MOCK_NOT_MET = {
         "PFS-UP-006",  # any token reads any patient
         "PFS-UP-011", "PFS-UP-012",  # fixed example header values, no mirroring (C2/C18)
         "PFS-UP-031", "PFS-UP-032", "PFS-UP-033",  # no 404 cases
-        "PFS-UP-035", "PFS-UP-036",  # no online-access state: the one example for everybody
+        # No online-access state: the one example for everybody, so a new user does not get the practice
+        # defaults. (PFS-UP-036 was predicted not met too; it is met now, because the patients with online
+        # access are declared to hold the example's levels, so the mock does return what they hold.)
+        "PFS-UP-035",
     },
     "legacy": {
         "PFS-UP-004", "PFS-UP-030", "PFS-UP-005", "PFS-UP-006", "PFS-UP-011", "PFS-UP-012",
-        "PFS-UP-031", "PFS-UP-032", "PFS-UP-033", "PFS-UP-035", "PFS-UP-036",
+        "PFS-UP-031", "PFS-UP-032", "PFS-UP-033", "PFS-UP-035",
         "PFS-UP-040",  # an extra property is accepted (W11)
         "PFS-UP-041",  # the POST answer is the static example whatever was asked (W5-W7)
         "PFS-UP-043", "PFS-UP-044",  # no business rules: a downgrade or an above-maximum request is 200 (W15)
@@ -64,11 +71,18 @@ MOCK_NOT_MET = {
         "PFS-UP-050",  # 422 for schema-invalid bodies, a non-FHIR 400 for malformed JSON (W8-W14)
     },
 }
+# What a static mock serving valid examples does meet. Compared with the old model's prediction:
+# - PFS-UP-029 is no longer met: no example Prism serves lists a pending request, so there is nothing in
+#   requests[] to validate (it was "met" on an absent list).
+# - PFS-UP-037 is no longer met: the new user's answer is the example, whose prescriptions level is not the
+#   practice default, so it is not that patient's answer (PFS-UP-035 is charged) and accelerated access is
+#   not judged (it was "met" because the example happens to have current = full).
+# - PFS-UP-036 is met (see MOCK_NOT_MET).
 MOCK_MET = {
     "current": {"PFS-UP-001", "PFS-UP-003", "PFS-UP-013", "PFS-UP-014", "PFS-UP-020", "PFS-UP-022", "PFS-UP-023",
-                "PFS-UP-025", "PFS-UP-026", "PFS-UP-029", "PFS-UP-034", "PFS-UP-037"},
+                "PFS-UP-025", "PFS-UP-026", "PFS-UP-034", "PFS-UP-036"},
     "legacy": {"PFS-UP-001", "PFS-UP-002", "PFS-UP-013", "PFS-UP-014", "PFS-UP-021", "PFS-UP-022", "PFS-UP-023",
-               "PFS-UP-025", "PFS-UP-026", "PFS-UP-027", "PFS-UP-028", "PFS-UP-029", "PFS-UP-034", "PFS-UP-037"},
+               "PFS-UP-025", "PFS-UP-026", "PFS-UP-027", "PFS-UP-028", "PFS-UP-034", "PFS-UP-036"},
 }
 # Behind the proxy, only the requirements whose tests deliberately send a request NHS's description calls
 # invalid can fail: Prism answers those itself (422 problem+json) and never asks the reference. That is
@@ -143,8 +157,24 @@ def prism(tmp_path: Path) -> Iterator[Any]:
             p.stop()
 
 
-def _mock_target(base: str, version: str) -> dict[str, Any]:
-    """The reference pack's test patients and practice settings, pointed at a Prism mock (any token passes)."""
+def _served_levels(spec: Path) -> dict[str, str]:
+    """The levels of the GET example `prism mock` serves to everybody (the first 200 example of NHS's description)."""
+    doc = openapi.resolve_local(json.loads(spec.read_text("utf-8")))
+    responses = doc["paths"]["/Patient/{id}"]["get"]["responses"]
+    ok = responses.get(200) or responses.get("200")
+    example = next(iter(ok["content"]["application/json"]["examples"].values()))["value"]
+    return {lv.KEYS[t]: level for t in lv.TARGETS["legacy"] if (level := lv.level_of(example, t)) is not None}
+
+
+def _mock_target(base: str, version: str, spec: Path) -> dict[str, Any]:
+    """The reference pack's test patients and practice settings, pointed at a Prism mock (any token passes).
+
+    The online and requester patients are declared to hold the levels of the example Prism serves to
+    everybody. The suite judges an answer only when it holds the patient's own permissions, so this is what
+    lets it judge the mock's answers in full (headers, content types, bodies, and in legacy the request
+    rules, which are chosen from the requester's levels). The new users keep the pack's practice defaults,
+    which differ from the example, so the one example for everybody shows there (PFS-UP-035).
+    """
     pack = load_pack()
     seed = pack.permissions
     assert seed is not None
@@ -152,7 +182,7 @@ def _mock_target(base: str, version: str) -> dict[str, Any]:
     for p in seed.patient:
         entry: dict[str, Any] = {"nhs_number": p.nhs_number, "token": "prism-accepts-any-token"}
         if p.online and p.levels:
-            entry["expect"] = dict(p.levels)
+            entry["expect"] = _served_levels(spec) if p.role in ("online", "requester") else dict(p.levels)
         patients[p.role] = entry
     return {
         "target": {"name": f"Prism {version} mock of NHS's User Permissions description"},
@@ -192,7 +222,7 @@ def _table(verdicts: dict[str, str]) -> str:
 def test_suite_reports_prism_mock_non_conformance(prism, tmp_path, version):
     spec = _bundle(version, tmp_path)
     mock = prism("mock", str(spec))
-    code, results = _run(_mock_target(mock.base, version), tmp_path)
+    code, results = _run(_mock_target(mock.base, version, spec), tmp_path)
     verdicts = _verdicts(results)
     not_met = {rid for rid, v in verdicts.items() if v == "not-met"}
     met = {rid for rid, v in verdicts.items() if v == "met"}

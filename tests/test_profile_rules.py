@@ -442,4 +442,5 @@ def test_resources_profile_check_reports_each_resource_in_the_body():
     assert found[1].reading is not None and found[1].reading.startswith("PAT-SYSTEMS: ")
     with pytest.raises(ValueError):
         resources.profile("Bundle", "FND-REG-013")  # no default profile for a Bundle: name it
-    assert resources.profile("Bundle", "FND-REG-013", url=P.SEARCHSET_BUNDLE)(ex) == []
+    [met] = resources.profile("Bundle", "FND-REG-013", url=P.SEARCHSET_BUNDLE)(ex)
+    assert met.met and met.requirement == "FND-REG-013"

@@ -51,7 +51,7 @@ def test_browser_shows_the_fault_runs_failed_requirement_with_its_message(fault_
     assert 'data-verdict="not-met"' in shown and ">not-met<" in shown
     finding = next(f for t in results["tests"] for f in t["findings"] if f["requirement"] == rid)
     assert finding["message"].split(" — ")[0].replace("'", "&#39;") in shown.replace("'", "&#39;")
-    assert re.search(r'id="gate"[^>]*>Gate: failed<', dom)
+    assert re.search(r'id="gate"[^>]*>Technical conformance: failed<', dom)
     # The script ran (it counts what the filters show), so the page works from file:// with no network.
     assert re.search(r'id="f-count"[^>]*>\d+ requirements, \d+ tests shown<', dom)
 

@@ -33,9 +33,9 @@ def test_report_html_is_self_contained_and_shows_every_part(built: Path):
         assert pattern not in page
     assert "default-src 'none'" in page
     for text in ("Sample GP system", "gpconnect 1.2.7", "gpc-assure 0.1.0", "2026-01-01T00:00:00+00:00",
-                 ">42<", "Gate: failed", "GPCM-SD-028", str(escape(sample.FAIL_MESSAGE)),
+                 ">42<", "Technical conformance: failed", "GPCM-SD-028", str(escape(sample.FAIL_MESSAGE)),
                  "a person confirms the clinical safety case", str(escape("no patient with role 'deceased'")),
-                 "Not tested, and why", "Attested by a person", 'id="f-flow"',
+                 "Not tested or not judged, and why", "Attested by a person", 'id="f-flow"',
                  'id="f-verdict"', 'id="f-level"', "@media print", "How to read this report"):
         assert text in page, text
     # The failed test's exchange: request and response headers, a pretty-printed body, a link to the file.
@@ -62,13 +62,15 @@ def test_scal_workbook_has_scal_columns_one_row_per_requirement_and_the_side_she
     assert wb.sheetnames[:3] == ["SCAL", "Attested", "Not tested"]
     rows = list(wb["SCAL"].iter_rows(values_only=True))
     head = list(rows[0])
-    assert head[:6] == ["Identifier", "Use case", "Type", "Description", "Test cases", "Evidence required"]
-    for col in ("Verdict", "Tests", "Evidence files"):
-        assert col in head
+    # NHS's SCAL columns first, in NHS's order; ours after (the verdict is "Status"; tests/test_scal.py has more).
+    assert head[:8] == ["Identifier", "Use case", "Type", "Link", "Description", "Item", "Test cases",
+                        "Evidence required"]
+    for col in ("gpc-assure ID", "Status", "Tests", "Evidence files", "Other references"):
+        assert col in head[8:]
     body = {r[head.index("gpc-assure ID")]: dict(zip(head, r, strict=True)) for r in rows[1:]}
     assert set(body) == {r["id"] for r in sample.results()["requirements"]}
     assert body["SMP-002"]["Identifier"] == "GPCM-SD-028"
-    assert body["SMP-002"]["Verdict"] == "not-met"
+    assert body["SMP-002"]["Status"] == "not-met"
     assert body["SMP-002"]["Evidence files"] == "exchanges/00002-metadata-read.json"
     assert body["SMP-002"]["Type"] == "Mandatory (SHALL)"
     attested = list(wb["Attested"].iter_rows(values_only=True))
@@ -157,7 +159,7 @@ def test_fault_run_report_names_the_failed_requirement(fault_pack: Path):
     assert not_met == PACK_FAULT_BREAKS
     failed = next(t for t in results["tests"] if t["outcome"] == "failed")
     assert str(escape(failed["findings"][0]["message"].split(" — ")[0])) in page
-    assert "Gate: failed" in page
+    assert "Technical conformance: failed" in page
 
 
 def test_report_command_rebuilds_every_output_from_results(clean_pack: Path, tmp_path: Path):

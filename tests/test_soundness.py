@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 import soundness
 
 
@@ -25,6 +24,8 @@ def test_degenerate_provider_meets_nothing(kind, mapping, tmp_path):
 
 def test_allowlist_entries_say_why():
     for kind, rows in soundness.allowlist().items():
-        assert kind == "*" or kind in soundness.PROVIDERS, f"allowlist names an unknown provider {kind!r}"
+        # Degenerate consumers, senders and receivers have their own modules (tests/soundness_*.py).
+        known = kind == "*" or kind in soundness.PROVIDERS or kind.startswith(("consumer-", "sender-", "receiver-"))
+        assert known, f"allowlist names an unknown provider {kind!r}"
         for rid, why in rows.items():
             assert len(why.split()) >= 6, f"{kind}/{rid}: say why in a sentence"

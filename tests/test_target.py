@@ -201,3 +201,24 @@ def test_cli_process_reports_a_bad_target_in_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "test_data.patients: unknown patient role 'vip'" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_more_patients_per_role_and_unknown_roles():
+    data = valid()
+    data["test_data"]["more_patients"] = {"inactive": ["9000000505", {"nhs_number": "9000000513"}]}
+    t = parse_target(data)
+    assert [p.nhs_number for p in t.test_data.more_patients["inactive"]] == ["9000000505", "9000000513"]
+    data["test_data"]["more_patients"] = {"no-such-role": ["9000000505"]}
+    with pytest.raises(ConfigError, match="unknown patient role 'no-such-role'"):
+        parse_target(data)
+
+
+def test_system_section_records_who_and_what(tmp_path):
+    data = valid()
+    data["system"] = {"supplier": "Example Health", "product": "Example GP", "version": "4.2", "environment": "INT",
+                      "operator": "A. Tester", "rm213_category": "nme-provider"}
+    t = parse_target(data)
+    assert t.system is not None and t.system.environment == "INT"
+    data["system"]["rm213_category"] = "incumbent"
+    with pytest.raises(ConfigError, match=r"system\.rm213_category"):
+        parse_target(data)

@@ -2,7 +2,9 @@
 
 Per-request rules take one recorded request (`CallRecord`); journey rules take the requests of a step
 or scenario in arrival order and compare requests with the answers the consumer had received before
-them (a read must name an id a find returned; a register must follow an empty find).
+them (a read must name an id a find returned; a register must follow an empty find). A rule that finds
+nothing of the kind it judges (no read, no register, no Patient in the register request) raises
+`NotJudged`: it is never met on nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import unquote
 
+from gpc_assure.checks.core import NotJudged
 from gpc_assure.checks.patient import official_names
 from gpc_assure.fhir import profiles
 from gpc_assure.transport.exchange import BodyNotJson, Exchange
@@ -38,6 +41,14 @@ def response_json(ex: Exchange) -> Any:
         return None
 
 
+def a_resource(body: Any) -> str:
+    """'a Patient', 'an Appointment', or what the JSON is when it names no resource type."""
+    kind = body.get("resourceType") if isinstance(body, dict) else None
+    if not isinstance(kind, str) or not kind:
+        return "JSON that names no resourceType" if isinstance(body, dict) else "not a JSON object"
+    return f"{'an' if kind[0].lower() in 'aeiou' else 'a'} {kind}"
+
+
 def raw_query(ex: Exchange) -> str:
     return ex.request.url.split("?", 1)[1] if "?" in ex.request.url else ""
 
@@ -58,6 +69,7 @@ def find_identifier(nhs_number: str | None = None) -> Any:
     """FND-FP-001 / CON-005: one identifier parameter, the NHS number system, the '|' percent-encoded."""
 
     def rule(ex: Exchange) -> list[str]:
+        """the find sends one identifier: the NHS number system and the step's patient, the '|' percent-encoded"""
         ids = [v for k, v in query(ex) if k == "identifier"]
         if len(ids) != 1:
             return [f"the find sends {len(ids)} identifier parameters (one is expected)"]
@@ -90,21 +102,24 @@ def _read_id(ex: Exchange) -> str:
 
 def read_after_find(calls: Sequence[Exchange]) -> list[str]:
     """FND-RP-004: every patient read names a logical id a find returned to the consumer before it."""
-    out, known = [], set()
+    out, known, reads = [], set(), 0
     for ex in calls:
         if ex.interaction == "patient.find":
             known |= {p.get("id") for p, _ in patients_in(response_json(ex)) if p.get("id")}
         elif ex.interaction == "patient.read":
+            reads += 1
             pid = _read_id(ex)
             if pid not in known:
                 out.append(f"the patient read names id {pid!r}, which no earlier find returned "
                            f"({', '.join(sorted(known)) or 'no find returned a patient'})")
+    if not reads:
+        raise NotJudged("the consumer read no patient")
     return out
 
 
 def no_full_url(calls: Sequence[Exchange]) -> list[str]:
     """CON-010: reads use the resource's id, never an id taken from Bundle.entry.fullUrl."""
-    out, decoys = [], set()
+    out, decoys, reads = [], set(), 0
     for ex in calls:
         if ex.interaction == "patient.find":
             for p, full_url in patients_in(response_json(ex)):
@@ -112,9 +127,15 @@ def no_full_url(calls: Sequence[Exchange]) -> list[str]:
                     tail = str(full_url).rstrip("/").rsplit("/", 1)[-1]
                     if tail != p.get("id"):
                         decoys.add(tail)
-        elif ex.interaction == "patient.read" and _read_id(ex) in decoys:
-            out.append(f"the patient was read as {_read_id(ex)!r}, the id in Bundle.entry.fullUrl, not the "
-                       "resource's own id")
+        elif ex.interaction == "patient.read" and decoys:
+            reads += 1
+            if _read_id(ex) in decoys:
+                out.append(f"the patient was read as {_read_id(ex)!r}, the id in Bundle.entry.fullUrl, not the "
+                           "resource's own id")
+    if not decoys:
+        raise NotJudged("no find returned a Patient whose fullUrl differs from its id")
+    if not reads:
+        raise NotJudged("the consumer read no patient after a find returned one with a decoy fullUrl")
     return out
 
 
@@ -129,19 +150,25 @@ def found_nothing(ex: Exchange, nhs_number: str | None = None) -> bool:
 
 def register_after_empty_find(calls: Sequence[Exchange]) -> list[str]:
     """CON-006a: a patient is registered only after a find for the same NHS number came back empty."""
-    out = []
+    out, registers = [], 0
     for n, ex in enumerate(calls):
         if ex.interaction != "patient.register":
             continue
+        registers += 1
         nhs = registered_nhs_number(request_json(ex))
         if not any(found_nothing(earlier, nhs) for earlier in calls[:n]):
-            out.append(f"patient {nhs or '(unknown NHS number)'} was registered without an earlier find showing the "
-                       "practice does not hold them")
+            who = f"patient {nhs}" if nhs else "a patient (no NHS number in the request)"
+            out.append(f"{who} was registered without an earlier find showing the practice does not hold them")
+    if not registers:
+        raise NotJudged("the consumer registered no patient")
     return out
 
 
 def read_capability(calls: Iterable[Exchange]) -> list[str]:
     """FND-CAP-009 / CON-021: the consumer reads the CapabilityStatement (once is enough; it may cache it)."""
+    calls = list(calls)
+    if not calls:
+        raise NotJudged("the consumer made no request")
     return [] if any(c.interaction == "metadata.read" for c in calls) else [
         "the consumer never read the provider's CapabilityStatement (GET /metadata)"]
 
@@ -171,7 +198,7 @@ def register_shape(ex: Exchange) -> list[str]:
     if not isinstance(body, dict):
         return ["the register request body is not JSON"]
     if body.get("resourceType") != "Parameters":
-        return [f"the register request is a {body.get('resourceType')!r}, not a Parameters resource"]
+        return [f"the register request is {a_resource(body)}, not a Parameters resource"]
     params = [p for p in body.get("parameter") or [] if isinstance(p, dict)]
     named = [p for p in params if p.get("name") == REGISTER_PARAMETER]
     out = []
@@ -190,13 +217,20 @@ def _patient(ex: Exchange) -> dict[str, Any] | None:
     return registered_patient(request_json(ex))
 
 
+def _patient_or_not_judged(ex: Exchange) -> dict[str, Any]:
+    p = _patient(ex)
+    if p is None or p.get("resourceType") != "Patient":
+        raise NotJudged("the register request holds no Patient in a registerPatient parameter (FND-REG-001 judges "
+                        "its shape)")
+    return p
+
+
 def register_minimum(nhs_number: str | None = None) -> Any:
     """FND-REG-002: NHS number identifier, one official name with family and given, birthDate."""
 
     def rule(ex: Exchange) -> list[str]:
-        p = _patient(ex)
-        if p is None:
-            return []  # the shape is FND-REG-001's
+        """the registered Patient carries the NHS number, one official name with family and given, and birthDate"""
+        p = _patient_or_not_judged(ex)
         out = []
         nhs = registered_nhs_number(request_json(ex))
         if nhs is None:
@@ -220,9 +254,8 @@ def register_recommended(gender: str | None = None) -> Any:
     nhsCommunication."""
 
     def rule(ex: Exchange) -> list[str]:
-        p = _patient(ex)
-        if p is None:
-            return []
+        """the registered Patient carries gender when held, and at most one of each contact detail"""
+        p = _patient_or_not_judged(ex)
         out = []
         if gender and not p.get("gender"):
             out.append(f"no gender, though the consumer holds it ({gender})")
@@ -247,9 +280,7 @@ def register_recommended(gender: str | None = None) -> Any:
 
 def register_nothing_else(ex: Exchange) -> list[str]:
     """FND-REG-004: beyond the minimum and recommended details only a temporary address and phone."""
-    p = _patient(ex)
-    if p is None:
-        return []
+    p = _patient_or_not_judged(ex)
     out = [f"the Patient carries {k}, which register must not send" for k in sorted(set(p) - REGISTER_ALLOWED)]
     for a in p.get("address") or []:
         if isinstance(a, dict) and a.get("use") not in (None, "home", "temp"):

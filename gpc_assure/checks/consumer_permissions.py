@@ -2,7 +2,9 @@
 
 Journey rules take a scenario's requests in arrival order (the order is the point: permissions are read
 before any other Patient Facing request; a request for a change follows a read of the current levels).
-Levels and body shapes reuse gpc_assure.pfs.levels, the module the provider suites use.
+Levels and body shapes reuse gpc_assure.pfs.levels, the module the provider suites use. A rule that
+finds nothing of the kind it judges (no documents request, no request for a change, no X-Correlation-ID)
+raises `NotJudged`: it is never met on nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from gpc_assure.checks.consumer_foundations import request_json, response_json
-from gpc_assure.checks.consumer_headers import UUID
-from gpc_assure.consumer.scenarios import PFS_GET, PFS_POST, PFS_RECORD
+from gpc_assure.checks.consumer_headers import UUID, what
+from gpc_assure.checks.core import NotJudged
+from gpc_assure.consumer.scenarios import PATIENT_FACING, PFS_GET, PFS_POST, PFS_RECORD
 from gpc_assure.pfs import levels as lv
 from gpc_assure.transport.exchange import Exchange
 
-PFS = (PFS_GET, PFS_POST, PFS_RECORD)
+PFS = PATIENT_FACING
 
 
 def patient_of(ex: Exchange) -> str:
@@ -28,15 +31,18 @@ def patient_of(ex: Exchange) -> str:
 
 def permissions_first(calls: Sequence[Exchange]) -> list[str]:
     """PFS-UPC-001: for each patient, a successful permissions read comes before any other Patient Facing request."""
-    out, read = [], set()
+    out, read, others = [], set(), 0
     for ex in calls:
         nhs = patient_of(ex)
         if ex.interaction == PFS_GET and ex.status == 200:
             read.add(nhs)
-        elif ex.interaction == PFS_RECORD and nhs not in read:
-            out.append(f"{ex.request.method} {ex.request.url.split('?')[0]} was sent before the patient's "
-                       "permissions were read")
-            read.add(nhs)  # once per patient is enough to say so
+        elif ex.interaction == PFS_RECORD:
+            others += 1
+            if nhs not in read:
+                out.append(f"{what(ex)} was sent before the patient's permissions were read")
+                read.add(nhs)  # once per patient is enough to say so
+    if not others:
+        raise NotJudged("the app made no Patient Facing request other than to User Permissions")
     return out
 
 
@@ -73,10 +79,11 @@ def _request(ex: Exchange) -> tuple[lv.Target | None, str | None, list[str]]:
 
 def increases_only(calls: Sequence[Exchange]) -> list[str]:
     """PFS-UPC-008 (legacy): one of the three body shapes, asking for a level above the patient's current one."""
-    out = []
+    out, posts = [], 0
     for n, ex in enumerate(calls):
         if ex.interaction != PFS_POST:
             continue
+        posts += 1
         target, level, problems = _request(ex)
         out += problems
         if target is None or level is None:
@@ -90,12 +97,14 @@ def increases_only(calls: Sequence[Exchange]) -> list[str]:
             how = "the same as" if level == have else "below"
             out.append(f"the app asked for '{level}' access to the {lv.label(target)}, {how} the patient's current "
                        f"'{have}' (only increases may be requested)")
+    if not posts:
+        raise NotJudged("the app asked for no change of permissions")
     return out
 
 
 def within_maximum(calls: Sequence[Exchange]) -> list[str]:
     """PFS-UPC-007 (legacy): no request above the accessLevelMax the app was shown."""
-    out = []
+    out, judged = [], 0
     for n, ex in enumerate(calls):
         if ex.interaction != PFS_POST:
             continue
@@ -103,19 +112,26 @@ def within_maximum(calls: Sequence[Exchange]) -> list[str]:
         if target is None or level is None:
             continue
         most = lv.level_of(_served_levels(calls[:n], patient_of(ex)), target, "accessLevelMax")
-        if most is not None and lv.rank(target, level) > lv.rank(target, most):
+        if most is None:
+            continue
+        judged += 1
+        if lv.rank(target, level) > lv.rank(target, most):
             out.append(f"the app asked for '{level}' access to the {lv.label(target)}, above the accessLevelMax "
                        f"'{most}' it had been shown")
+    if not judged:
+        raise NotJudged("the app asked for no change of a permission whose accessLevelMax it had been shown")
     return out
 
 
 def request_ids(calls: Sequence[Exchange]) -> list[str]:
     """PFS-UPC-011: every request carries an X-Request-ID UUID, and a retry of a failed request re-uses it."""
+    if not calls:
+        raise NotJudged("the app made no Patient Facing request")
     out = []
     for n, ex in enumerate(calls):
         value = (ex.request.header("X-Request-ID") or "").strip()
         if not value:
-            out.append(f"{ex.request.method} {ex.request.url.split('?')[0]} has no X-Request-ID")
+            out.append(f"{what(ex)} has no X-Request-ID")
         elif not UUID.match(value):
             out.append(f"X-Request-ID {value!r} is not a UUID")
         if (ex.status or 0) >= 500 or ex.response is None:
@@ -123,8 +139,9 @@ def request_ids(calls: Sequence[Exchange]) -> list[str]:
                           and r.request.url.split("?")[0] == ex.request.url.split("?")[0]), None)
             sent = (retry.request.header("X-Request-ID") or "").strip() if retry else None
             if retry is not None and sent != value:
-                out.append(f"the retry of a failed request (HTTP {ex.status}) sent X-Request-ID {sent!r}, not the "
-                           f"failed request's {value!r}")
+                failed = f"HTTP {ex.status}" if ex.status else "no response"
+                out.append(f"the retry of a failed request ({failed}) sent X-Request-ID {sent or 'none'}, not the "
+                           f"failed request's {value or 'none'}")
     return out
 
 
@@ -142,7 +159,7 @@ def correlation_id(ex: Exchange) -> list[str]:
     """PFS-UPC-012: an X-Correlation-ID, when sent, has no '.', and is a UUID as the schema pattern asks."""
     value = (ex.request.header("X-Correlation-ID") or "").strip()
     if not value:
-        return []
+        raise NotJudged("the request sends no X-Correlation-ID (it is optional)")
     if "." in value:
         return [f"X-Correlation-ID {value!r} contains '.'"]
     return [] if UUID.match(value) else [f"X-Correlation-ID {value!r} is not a UUID"]
@@ -152,10 +169,11 @@ def bearer_token(expected: str | None) -> Any:
     """PFS-UPC-013: Authorization: Bearer <the signed-in patient's NHS login token>."""
 
     def rule(ex: Exchange) -> list[str]:
+        """the request carries the signed-in patient's NHS login bearer token"""
         value = (ex.request.header("Authorization") or "").strip()
         scheme, _, token = value.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return [f"{ex.request.method} {ex.request.url.split('?')[0]} has no 'Authorization: Bearer <token>'"]
+            return [f"{what(ex)} has no 'Authorization: Bearer <token>'"]
         if expected and token.strip() != expected:
             return ["the bearer token is not the signed-in patient's NHS login token"]
         return []
@@ -167,7 +185,7 @@ def accepts_both(ex: Exchange) -> list[str]:
     """PFS-UPC-015: an Accept header, when sent, admits application/json (200) and application/fhir+json (errors)."""
     value = ex.request.header("Accept")
     if value is None:
-        return []
+        raise NotJudged("the request sends no Accept header")
     types = {t.split(";")[0].strip().lower() for t in value.split(",")}
     if "*/*" in types or "application/*" in types:
         return []

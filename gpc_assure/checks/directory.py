@@ -12,12 +12,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gpc_assure.checks.http import status
+from gpc_assure.checks.core import FHIR_JSON, Check, NotJudged, compact, holding, status_in
 from gpc_assure.checks.resources import Rule, iter_resources
 from gpc_assure.fhir import profiles
 from gpc_assure.fhir.parse import validate_structure
-from gpc_assure.findings import Check, Finding
-from gpc_assure.transport.exchange import BodyNotJson, Exchange
+from gpc_assure.transport.exchange import Exchange
 
 NHS_COMMUNICATION = profiles.SD + "Extension-CareConnect-GPC-NHSCommunication-1"
 
@@ -72,7 +71,7 @@ def meta(profile: str) -> Rule:
         m = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
         out = []
         if profile not in _as_list(m.get("profile")):
-            out.append(f"meta.profile must include {profile} (was {m.get('profile')})")
+            out.append(f"meta.profile must include {profile} (was {compact(m.get('profile'))})")
         if not m.get("versionId"):
             out.append("meta.versionId is missing")
         return out
@@ -103,8 +102,10 @@ def practitioner_role_profile_ids(expected: Iterable[str], sds_user_id: str | No
     wanted = list(expected)
 
     def rule(resource: dict[str, Any]) -> list[str]:
+        if not wanted:
+            raise NotJudged("the target names no SDS role profile id for this practitioner")
         if sds_user_id is not None and sds_user_id not in identifier_values(resource, profiles.SDS_USER_SYSTEM):
-            return []
+            raise NotJudged(f"this Practitioner does not carry the SDS user id {sds_user_id} asked for")
         have = set(identifier_values(resource, profiles.SDS_ROLE_PROFILE_SYSTEM))
         missing = [r for r in wanted if r not in have]
         if missing:
@@ -124,7 +125,7 @@ def identifiers_complete(resource: dict[str, Any]) -> list[str]:
         if not ident.get("system"):
             out.append(f"identifier[{n}] has no system")
         if not str(ident.get("value") or "").strip():
-            out.append(f"identifier[{n}] ({ident.get('system')}) has no value")
+            out.append(f"identifier[{n}] ({ident.get('system') or 'no system'}) has no value")
     return out
 
 
@@ -207,8 +208,8 @@ def location_managing_organisation(resource: dict[str, Any]) -> list[str]:
     if not isinstance(ref, dict) or not ref.get("reference"):
         return ["Location has no managingOrganization reference"]
     if managing_organisation_id(resource) is None:
-        return [f"managingOrganization.reference {ref.get('reference')!r} does not refer to an Organization "
-                "(Organization/<id>)"]
+        return [f"managingOrganization.reference {compact(ref.get('reference'))} does not refer to an "
+                "Organization (Organization/<id>)"]
     return []
 
 
@@ -217,77 +218,113 @@ def location_excluded_elements(resource: dict[str, Any]) -> list[str]:
     return _excluded(resource, LOCATION_EXCLUDED)
 
 
-# -- searches --------------------------------------------------------------------------------------
+# -- searches and reads ------------------------------------------------------------------------------
 
 def search_filtered(resource_type: str, system: str, value: str) -> Callable[[Any], list[str]]:
     """A body rule: the search found something, and nothing it found has a different identifier in `system`.
 
     Entries with no identifier in the system at all are left to the identifier rule, so a missing
-    identifier is one finding, not two.
+    identifier is one finding, not two; when no entry carries one, nothing shows the search filtered.
     """
 
     def rule(body: Any) -> list[str]:
-        found = list(iter_resources(body, resource_type))
-        if not found:
-            return [f"no {resource_type} found for {system}|{value}, which the target's test data says it holds"]
-        out = []
-        for path, res in found:
-            values = identifier_values(res, system)
-            if values and value not in values:
-                where = f" at {path}" if path else ""
-                out.append(f"{resource_type} {res.get('id')!r}{where} has {system}|{', '.join(values)}, "
-                           f"not the {value} searched for")
-        return out
+        if not isinstance(body, dict) or body.get("resourceType") != "Bundle" or body.get("type") != "searchset":
+            raise NotJudged("the body is not a searchset Bundle, so there are no search results to judge")
+        return _filtered(resource_type, system, value, body)
 
     return rule
 
 
+def _filtered(resource_type: str, system: str, value: str, body: Any) -> list[str]:
+    """search_filtered's rule over whatever holds the resources (a searchset, or wrongly the resource itself)."""
+    found = list(iter_resources(body, resource_type))
+    if not found:
+        return [f"no {resource_type} found for {system}|{value}, which the target's test data says it holds"]
+    out, carrying = [], 0
+    for path, res in found:
+        values = identifier_values(res, system)
+        carrying += bool(values)
+        if values and value not in values:
+            where = f" at {path}" if path else ""
+            out.append(f"{resource_type} {res.get('id') or '(no id)'}{where} has {system}|{', '.join(values)}, "
+                       f"not the {value} searched for")
+    if not carrying:
+        raise NotJudged(f"no {resource_type} found carries an identifier with system {system}, so nothing "
+                        "shows which one was found")
+    return out
+
+
 def ids_in(body: Any, resource_type: str) -> list[str]:
     """Logical ids of the resources of this type in a body (the body itself, or a Bundle's entries)."""
-    return [str(res.get("id")) for _, res in iter_resources(body, resource_type)]
+    return [str(res.get("id")) for _, res in iter_resources(body, resource_type) if res.get("id")]
 
 
-def returns(resource_type: str, requirement: str, bare: bool = False) -> Check:
-    """A 200 holding a resource of this type (the body itself when `bare`, else the body or its entries).
+OK_200 = status_in(200)
 
-    Content rules lifted with `each` judge nothing when nothing comes back; tests run this first.
-    """
-    ok = status(200, requirement)
 
-    def check(ex: Exchange) -> list[Finding]:
-        if found := ok(ex):
-            return found
-        try:
-            body = ex.json
-        except BodyNotJson as exc:
-            return [Finding(requirement, f"expected a {resource_type}: {exc}")]
-        kind = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
-        if bare and kind != resource_type:
-            return [Finding(requirement, f"the body is a {kind}, expected a {resource_type}")]
-        if not bare and not any(iter_resources(body, resource_type)):
-            return [Finding(requirement, f"the {kind} holds no {resource_type} to judge")]
+def read_answer(resource_type: str, requirement: str) -> Check:
+    """A read's answer: HTTP 200 whose body is the resource itself (not a Bundle or an OperationOutcome)."""
+
+    def rule(ex: Exchange) -> list[str]:
+        assert ex.response is not None
+        kind = body_kind(ex)
+        if ex.response.status != 200 or kind != _a(resource_type):
+            return [f"HTTP {ex.response.status} with {kind}, expected 200 with the {resource_type} itself"]
         return []
 
-    return check
+    return Check(requirement, rule, f"answered 200 with the {resource_type} itself")
 
 
-def one_of(*checks: Check) -> Check:
-    """Passes when any of the checks passes; otherwise reports the first (preferred) check's findings.
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].upper() in 'AEIOU' else 'a'} {noun}"
 
-    For answers the specification leaves open between documented alternatives (see the readings).
+
+def body_kind(ex: Exchange) -> str:
+    """What the body is, in words: "a Practitioner", "an OperationOutcome", "no body", "a body that is not FHIR"."""
+    if ex.response is None or not ex.response.body:
+        return "no body"
+    if FHIR_JSON(ex) is not None:
+        return "a body that is not FHIR JSON"
+    return _a(ex.json["resourceType"])
+
+
+def read_id(expected_id: str, resource_type: str, requirement: str = "GEN-HTTP-003") -> Check:
+    """The resource a read returned is the one asked for: its logical id is the id in the URL.
+
+    Judged on the resource of the type the body is or holds (whether it should be the body itself is the
+    read's own requirement), so a read answering with another resource is told from one answering badly.
     """
 
-    def check(ex: Exchange) -> list[Finding]:
-        first: list[Finding] | None = None
-        for c in checks:
-            found = c(ex)
-            if not found:
-                return []
-            if first is None:
-                first = found
-        return first or []
+    def rule(ex: Exchange) -> list[str]:
+        return [f"the {resource_type} returned has id {compact(res.get('id'))}, not {expected_id}, the id asked for"
+                for _, res in iter_resources(ex.json, resource_type) if res.get("id") != expected_id]
 
-    return check
+    return Check(requirement, rule, f"the {resource_type} returned is the one asked for (id {expected_id})",
+                 needs=(OK_200, holding(resource_type)))
+
+
+def holds(ex: Exchange, resource_type: str) -> bool:
+    """Whether the answer is, or holds, a resource of this type (so the identity of what came back can be judged)."""
+    return ex.response is not None and holding(resource_type)(ex) is None
+
+
+def found_by(resource_type: str, system: str, value: str, requirement: str) -> Check:
+    """A search found the resource asked for: at least one result, and none carrying another identifier in `system`
+    (a result without one is taken as the one asked for: its missing identifier is another rule's finding).
+
+    Identity for the content tests, which then judge what was found: a provider answering every search
+    with one fixed resource fails here, against the search's own filtering requirement.
+    """
+
+    def rule(ex: Exchange) -> list[str]:
+        try:
+            return _filtered(resource_type, system, value, ex.json)
+        except NotJudged:  # none carries the identifier: nothing shows it is another (the identifier rule's finding)
+            return []
+
+    return Check(requirement, rule,
+                 f"the search found the {resource_type} with {system}|{value} and no other",
+                 needs=(OK_200, FHIR_JSON))
 
 
 # Data-independent rules by resource type, with the requirement each judges: what the example

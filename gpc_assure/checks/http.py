@@ -264,11 +264,3 @@ def bearer_challenge(requirement: str, error_code: bool = True, reading: str | N
     return Check(requirement, rule, "the refusal carries a WWW-Authenticate: Bearer challenge", needs=(ERROR,),
                  reading=reading)
 
-
-def no_response(exchange: Exchange, requirement: str) -> list:
-    """TRANSITION: the old guard of unconverted checks; a Check handles a missing response itself."""
-    from gpc_assure.checks.core import Finding
-
-    if exchange.response is None:
-        return [Finding(requirement, f"no response to judge: {exchange.error}")]
-    return []

@@ -3,6 +3,11 @@
 Pure functions over a token string or its claims, each returning problems (empty when fine). The
 reference provider applies them to decide what to reject; consumer suites apply them to the tokens
 a consumer sends. Which requirement a rule serves depends on the side judged, so rules name none.
+
+A rule about one claim raises NotJudged when the token does not carry that claim in a form it can
+judge (absent, or of the wrong JSON type): the claim's absence is `missing_claims`' finding and its
+type `claim_types`', so the rule is never met on nothing. Callers that only want the problems (the
+reference provider deciding whether to refuse) use `problems_of`, which reads NotJudged as none.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from gpc_assure.checks.core import NotJudged, compact
 from gpc_assure.fhir.parse import validate_structure
 
 LIFETIME_S = 300
@@ -83,6 +89,25 @@ def _absent(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
+def problems_of(rule: Any, *args: Any) -> list[str]:
+    """The rule's problems, none when it had nothing to judge (for a caller deciding, not judging)."""
+    try:
+        return list(rule(*args))
+    except NotJudged:
+        return []
+
+
+def _shown(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else compact(value, 60)
+
+
+def _present(claims: dict[str, Any], name: str) -> Any:
+    v = claims.get(name)
+    if _absent(v):
+        raise NotJudged(f"the token has no {name} claim to judge")
+    return v
+
+
 def missing_claims(claims: dict[str, Any]) -> list[str]:
     """Every claim GP Connect requires is present, not null and not empty."""
     return [f"claim {name} is missing, null or empty" for name in REQUIRED_CLAIMS if _absent(claims.get(name))]
@@ -90,6 +115,8 @@ def missing_claims(claims: dict[str, Any]) -> list[str]:
 
 def claim_types(claims: dict[str, Any]) -> list[str]:
     """Claims that are present have the JSON type GP Connect gives them (absent ones are missing_claims')."""
+    if all(_absent(claims.get(n)) for n in (*STRING_CLAIMS, *INTEGER_CLAIMS, *RESOURCE_CLAIMS)):
+        raise NotJudged("the token carries none of the claims whose type could be judged")
     out = []
     for name in STRING_CLAIMS:
         v = claims.get(name)
@@ -111,66 +138,82 @@ def _int(claims: dict[str, Any], name: str) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
+def _need_int(claims: dict[str, Any], name: str) -> int:
+    v = _int(claims, name)
+    if v is None:
+        why = "no" if _absent(claims.get(name)) else "no integer"
+        raise NotJudged(f"the token has {why} {name} claim to judge")
+    return v
+
+
 def expired(claims: dict[str, Any], now: int) -> list[str]:
     """A token must not be used on or after its exp."""
-    exp = _int(claims, "exp")
-    if exp is not None and exp <= now:
+    exp = _need_int(claims, "exp")
+    if exp <= now:
         return [f"token expired {now - exp} s ago (exp {exp})"]
     return []
 
 
 def lifetime(claims: dict[str, Any]) -> list[str]:
     """exp is exactly iat + 300 seconds."""
-    exp, iat = _int(claims, "exp"), _int(claims, "iat")
-    if exp is not None and iat is not None and exp - iat != LIFETIME_S:
+    exp, iat = _need_int(claims, "exp"), _need_int(claims, "iat")
+    if exp - iat != LIFETIME_S:
         return [f"exp must be iat + {LIFETIME_S} (was iat + {exp - iat})"]
     return []
 
 
 def issued_in_future(claims: dict[str, Any], now: int, tolerance_s: int) -> list[str]:
     """iat further in the future than the clock-skew tolerance."""
-    iat = _int(claims, "iat")
-    if iat is not None and iat > now + tolerance_s:
+    iat = _need_int(claims, "iat")
+    if iat > now + tolerance_s:
         return [f"iat is {iat - now} s in the future (tolerance {tolerance_s} s)"]
     return []
 
 
 def reason(claims: dict[str, Any]) -> list[str]:
-    v = claims.get("reason_for_request")
-    if not _absent(v) and v != REASON:
-        return [f"reason_for_request must be {REASON!r} (was {v!r})"]
+    """reason_for_request is 'directcare'."""
+    v = _present(claims, "reason_for_request")
+    if v != REASON:
+        return [f"reason_for_request must be '{REASON}' (was {_shown(v)})"]
     return []
 
 
 def scope_value(claims: dict[str, Any]) -> list[str]:
     """requested_scope is one of GP Connect's four scopes."""
-    v = claims.get("requested_scope")
-    if not _absent(v) and v not in SCOPES:
-        return [f"requested_scope {v!r} is not a GP Connect scope ({', '.join(sorted(SCOPES))})"]
+    v = _present(claims, "requested_scope")
+    if not isinstance(v, str) or v not in SCOPES:
+        return [f"requested_scope {_shown(v)} is not a GP Connect scope ({', '.join(sorted(SCOPES))})"]
     return []
 
 
 def scope_for(claims: dict[str, Any], expected: str) -> list[str]:
     """requested_scope is the scope the interaction needs (only judged when it is a GP Connect scope)."""
-    v = claims.get("requested_scope")
-    if v in SCOPES and v != expected:
-        return [f"requested_scope {v!r} does not cover this interaction (needs {expected!r})"]
+    v = _present(claims, "requested_scope")
+    if not isinstance(v, str) or v not in SCOPES:
+        raise NotJudged(f"requested_scope {_shown(v)} is not a GP Connect scope, so whether it covers the "
+                        "interaction cannot be judged")
+    if v != expected:
+        return [f"requested_scope '{v}' does not cover this interaction (needs '{expected}')"]
     return []
 
 
 def audience(claims: dict[str, Any], service_root: str) -> list[str]:
     """aud is the provider's service root URL (a consumer duty; providers need not reject, D-01)."""
-    v = claims.get("aud")
-    if not _absent(v) and v != service_root:
-        return [f"aud {v!r} is not the provider's service root {service_root!r}"]
+    v = _present(claims, "aud")
+    if v != service_root:
+        return [f"aud {_shown(v)} is not the provider's service root '{service_root}'"]
     return []
 
 
 def sub_matches_practitioner(claims: dict[str, Any]) -> list[str]:
+    """sub is requesting_practitioner.id."""
+    sub = _present(claims, "sub")
     pr = claims.get("requesting_practitioner")
-    sub = claims.get("sub")
-    if isinstance(pr, dict) and not _absent(sub) and pr.get("id") != sub:
-        return [f"sub {sub!r} differs from requesting_practitioner.id {pr.get('id')!r}"]
+    if not isinstance(pr, dict):
+        raise NotJudged("the token has no requesting_practitioner resource whose id sub could be compared with")
+    if pr.get("id") != sub:
+        shown = "has no id" if _absent(pr.get("id")) else f"is {_shown(pr.get('id'))}"
+        return [f"sub {_shown(sub)} differs from requesting_practitioner.id, which {shown}"]
     return []
 
 

@@ -18,12 +18,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from gpc_assure import nhs_number
-from gpc_assure.checks.core import either as core_either
-from gpc_assure.checks.outcome import spine_codes
+from gpc_assure.checks.core import FHIR_JSON, Check, NotJudged, compact, condition, holding, status_in
+from gpc_assure.checks.outcome import OUTCOME, body_as_json, spine_codes
 from gpc_assure.fhir import profiles
 from gpc_assure.fhir.parse import validate_structure
-from gpc_assure.findings import Check, Finding
-from gpc_assure.transport.exchange import BodyNotJson, Exchange
+from gpc_assure.transport.exchange import Exchange
 
 Rule = Callable[[dict[str, Any]], list[str]]
 
@@ -119,7 +118,7 @@ def meta(p: dict[str, Any]) -> list[str]:
     m = p.get("meta") or {}
     out = []
     if profiles.PATIENT not in (m.get("profile") or []):
-        out.append(f"meta.profile must include {profiles.PATIENT} (was {m.get('profile')})")
+        out.append(f"meta.profile must include {profiles.PATIENT} (was {compact(m.get('profile'))})")
     if not m.get("versionId"):
         out.append("meta.versionId is missing")
     return out
@@ -147,7 +146,7 @@ def profile_constraints(p: dict[str, Any]) -> list[str]:
             codes = [c for c in _codings(ext) if c.get("system") in VERIFICATION_SYSTEMS]
             if not codes or codes[0].get("code") not in VERIFICATION_CODES:
                 out.append(f"identifier[{n}] verification status is not coded from "
-                           f"CareConnect-NHSNumberVerificationStatus-1: {_codings(ext)}")
+                           f"CareConnect-NHSNumberVerificationStatus-1: {compact(_codings(ext))}")
     for n, t in enumerate(p.get("telecom") or []):
         if not t.get("system") or not t.get("value"):
             out.append(f"telecom[{n}] needs system and value")
@@ -165,7 +164,8 @@ def profile_constraints(p: dict[str, Any]) -> list[str]:
         for ext in _sub(details, "registrationType"):
             codes = [c for c in _codings(ext) if c.get("system") in REGISTRATION_TYPE_SYSTEMS]
             if not codes or codes[0].get("code") not in REGISTRATION_TYPE_CODES:
-                out.append(f"registrationType is not coded from CareConnect-RegistrationType-1: {_codings(ext)}")
+                out.append("registrationType is not coded from CareConnect-RegistrationType-1: "
+                           f"{compact(_codings(ext))}")
     return out
 
 
@@ -173,9 +173,9 @@ def nhs_number_identifier(p: dict[str, Any]) -> list[str]:
     """FND-FP-006: an identifier with system https://fhir.nhs.uk/Id/nhs-number holding a valid NHS number."""
     ids = nhs_identifiers(p)
     if not ids:
-        systems = [i.get("system") for i in p.get("identifier") or [] if isinstance(i, dict)]
-        return [f"no identifier with system {profiles.NHS_NUMBER_SYSTEM} (systems: {systems})"]
-    return [f"NHS number {i.get('value')!r} is not a valid NHS number" for i in ids
+        systems = [str(i.get("system")) for i in p.get("identifier") or [] if isinstance(i, dict)]
+        return [f"no identifier with system {profiles.NHS_NUMBER_SYSTEM} (systems: {', '.join(systems) or 'none'})"]
+    return [f"NHS number {compact(i.get('value'))} is not a valid NHS number" for i in ids
             if not nhs_number.is_valid(str(i.get("value") or ""))]
 
 
@@ -183,8 +183,10 @@ def carries_nhs_number(expected: str) -> Rule:
     """FND-FP-006: the NHS number identifier is the one searched for or registered."""
     def rule(p: dict[str, Any]) -> list[str]:
         got = [str(i.get("value")) for i in nhs_identifiers(p)]
-        if got and expected not in got:
-            return [f"NHS number identifier is {got}, expected {expected}"]
+        if not got:
+            raise NotJudged("the Patient has no NHS number identifier to compare with the one asked for")
+        if expected not in got:
+            return [f"the NHS number identifier holds {', '.join(got)}, expected {expected}"]
         return []
 
     return rule
@@ -194,8 +196,9 @@ def official_name(p: dict[str, Any]) -> list[str]:
     """FND-FP-007: exactly one name with use 'official', with a family name."""
     names = official_names(p)
     if len(names) != 1:
-        uses = [n.get("use") for n in p.get("name") or [] if isinstance(n, dict)]
-        return [f"expected exactly one name with use 'official', found {len(names)} (name uses: {uses})"]
+        uses = [str(n.get("use") or "none") for n in p.get("name") or [] if isinstance(n, dict)]
+        return [f"expected exactly one name with use 'official', found {len(names)} (name uses: "
+                f"{', '.join(uses) or 'no names'})"]
     return [] if names[0].get("family") else ["the official name has no family name"]
 
 
@@ -204,15 +207,19 @@ def named(family: str | None, given: Iterable[str] = ()) -> Rule:
     given = list(given)
 
     def rule(p: dict[str, Any]) -> list[str]:
+        if not family and not given:
+            raise NotJudged("the target's test data gives no name for this patient to compare with")
         names = official_names(p)
         if len(names) != 1:
-            return []  # official_name reports this
+            raise NotJudged(f"the Patient has {len(names)} official names, so there is no one name to compare "
+                            "(the official-name rule reports this)")
         name, out = names[0], []
         if family and str(name.get("family", "")).casefold() != family.casefold():
-            out.append(f"official family name is {name.get('family')!r}, expected {family!r}")
+            out.append(f"the official family name is {compact(name.get('family'))}, expected {family}")
         got_given = [str(g).casefold() for g in name.get("given") or []]
         if given and (not got_given or got_given[0] != given[0].casefold()):
-            out.append(f"official given names are {name.get('given')}, expected {given[0]!r} first")
+            shown = ", ".join(map(str, name.get("given") or [])) or "none"
+            out.append(f"the official given names are {shown}, expected {given[0]} first")
         return out
 
     return rule
@@ -234,20 +241,23 @@ def demographics(p: dict[str, Any]) -> list[str]:
 def born(birth_date: str | None, gender: str | None = None) -> Rule:
     """FND-FP-008: birthDate and gender are the ones the target's test data gives."""
     def rule(p: dict[str, Any]) -> list[str]:
-        out = []
-        if birth_date and p.get("birthDate") and p["birthDate"] != birth_date:
-            out.append(f"birthDate is {p['birthDate']!r}, expected {birth_date!r}")
-        if gender and p.get("gender") and p["gender"] != gender:
-            out.append(f"gender is {p['gender']!r}, expected {gender!r}")
-        return out
+        pairs = [(key, want, p.get(key)) for key, want in (("birthDate", birth_date), ("gender", gender))
+                 if want and p.get(key)]
+        if not pairs:
+            raise NotJudged("neither birthDate nor gender is both given by the target's test data and returned, "
+                            "so there is nothing to compare")
+        return [f"{key} is {compact(got)}, expected {want}" for key, want, got in pairs if got != want]
 
     return rule
 
 
 def branch_reference(p: dict[str, Any]) -> list[str]:
     """FND-FP-009: registrationDetails.preferredBranchSurgery, when given, references a Location."""
-    return [f"preferredBranchSurgery references {ref!r}, expected Location/{{id}}"
-            for ref in preferred_branches(p) if not _LOCATION_REF.match(ref)]
+    branches = preferred_branches(p)
+    if not branches:
+        raise NotJudged("the Patient names no preferred branch surgery")
+    return [f"preferredBranchSurgery references {ref}, expected Location/{{id}}"
+            for ref in branches if not _LOCATION_REF.match(ref)]
 
 
 def managing_organization(p: dict[str, Any]) -> list[str]:
@@ -255,7 +265,7 @@ def managing_organization(p: dict[str, Any]) -> list[str]:
     ref = (p.get("managingOrganization") or {}).get("reference")
     if not ref:
         return ["managingOrganization is not populated"]
-    return [] if _ORGANIZATION_REF.match(str(ref)) else [f"managingOrganization {ref!r} is not Organization/{{id}}"]
+    return [] if _ORGANIZATION_REF.match(str(ref)) else [f"managingOrganization {ref} is not Organization/{{id}}"]
 
 
 def managed_by(organisation_id: str) -> Rule:
@@ -263,8 +273,11 @@ def managed_by(organisation_id: str) -> Rule:
     def rule(p: dict[str, Any]) -> list[str]:
         ref = str((p.get("managingOrganization") or {}).get("reference") or "")
         m = _ORGANIZATION_REF.match(ref)
-        if m and m.group(1) != organisation_id:
-            return [f"managingOrganization is {ref!r}, expected Organization/{organisation_id} (the practice "
+        if not m:
+            raise NotJudged("managingOrganization is not an Organization reference to compare (the "
+                            "managingOrganization rule reports this)")
+        if m.group(1) != organisation_id:
+            return [f"managingOrganization is {ref}, expected Organization/{organisation_id} (the practice "
                     "addressed by the ODS code)"]
         return []
 
@@ -283,7 +296,9 @@ def excluded_elements(p: dict[str, Any]) -> list[str]:
 def nhs_number_verified(p: dict[str, Any]) -> list[str]:
     """FND-FP-017: the NHS number is marked verified (status 01)."""
     code = verification_status(p)
-    return [] if code == VERIFIED else [f"NHS number verification status is {code!r}, expected '01' (verified)"]
+    if code == VERIFIED:
+        return []
+    return [f"the NHS number verification status is {code or 'not given'}, expected 01 (verified)"]
 
 
 def registration_type_present(p: dict[str, Any]) -> list[str]:
@@ -295,15 +310,18 @@ def registration_type_is(code: str) -> Rule:
     """FND-REG-009/011: the registration is of this type (T for anything Register makes)."""
     def rule(p: dict[str, Any]) -> list[str]:
         got = registration_type(p)
-        if got is not None and got != code:
-            return [f"registrationType is {got!r}, expected {code!r}"]
+        if got is None:
+            raise NotJudged("the Patient gives no registrationType to compare (FND-REG-015 judges that)")
+        if got != code:
+            return [f"registrationType is {got}, expected {code}"]
         return []
 
     return rule
 
 
 def active(p: dict[str, Any]) -> list[str]:
-    return [] if p.get("active", True) is True else [f"active is {p.get('active')!r}"]
+    """The Patient is active (active true, or left out, which means true)."""
+    return [] if p.get("active", True) is True else [f"active is {compact(p.get('active'))}, expected true"]
 
 
 def telecom_includes(sent: Iterable[dict[str, Any]]) -> Rule:
@@ -311,8 +329,10 @@ def telecom_includes(sent: Iterable[dict[str, Any]]) -> Rule:
     sent = list(sent)
 
     def rule(p: dict[str, Any]) -> list[str]:
+        if not sent:
+            raise NotJudged("the consumer sent no telecom to look for")
         have = {(t.get("system"), t.get("value")) for t in p.get("telecom") or [] if isinstance(t, dict)}
-        return [f"telecom {t['system']} {t['value']!r} sent by the consumer is not in the record"
+        return [f"the {t['system']} {t['value']} sent by the consumer is not in the record"
                 for t in sent if (t["system"], t["value"]) not in have]
 
     return rule
@@ -324,12 +344,16 @@ def given_names_include(sent: Iterable[str]) -> Rule:
 
     def rule(p: dict[str, Any]) -> list[str]:
         names = official_names(p)
+        if not sent:
+            raise NotJudged("the consumer sent no given name to look for")
         if len(names) != 1:
-            return []  # official_name reports this
+            raise NotJudged(f"the Patient has {len(names)} official names, so there is no one name to look in "
+                            "(the official-name rule reports this)")
         have = {str(g).casefold() for g in names[0].get("given") or []}
         missing = [g for g in sent if g.casefold() not in have]
-        return [f"given name(s) {missing} sent by the consumer are not in the official name "
-                f"{names[0].get('given')}"] if missing else []
+        shown = ", ".join(map(str, names[0].get("given") or [])) or "none"
+        return [f"the given name(s) {', '.join(missing)} sent by the consumer are not in the official name "
+                f"(given: {shown})"] if missing else []
 
     return rule
 
@@ -344,8 +368,8 @@ def address_includes(sent: dict[str, Any]) -> Rule:
         have = {key(a) for a in p.get("address") or [] if isinstance(a, dict)}
         if key(sent) in have:
             return []
-        return [f"the {sent.get('use')} address {sent.get('line')} {sent.get('postalCode')!r} sent by the consumer "
-                "is not in the record"]
+        what = ", ".join([*map(str, sent.get("line") or []), str(sent.get("postalCode") or "")]).strip(", ")
+        return [f"the {sent.get('use') or 'sent'} address ({what}) sent by the consumer is not in the record"]
 
     return rule
 
@@ -357,7 +381,7 @@ def communicates_in(language_code: str) -> Rule:
                  for lang in _sub(ext, "language") for c in _codings(lang)}
         if language_code in codes:
             return []
-        return [f"the nhsCommunication sent (language {language_code!r}) is not in the record"]
+        return [f"the nhsCommunication sent (language {language_code}) is not in the record"]
 
     return rule
 
@@ -412,44 +436,93 @@ def register_parameters(patient: dict[str, Any], *more: dict[str, Any]) -> dict[
 
 
 # -- exchange checks Find, Read and Register tests share ---------------------------------------------
-def returns_patients(requirement: str, count: int, reading: str | None = None) -> Check:
-    """HTTP 200 with exactly `count` Patient resources (whatever else is wrong with the Bundle)."""
+OK_200 = status_in(200)
 
-    def check(ex: Exchange) -> list[Finding]:
-        if ex.response is None:
-            return [Finding(requirement, f"no response to judge: {ex.error}", reading)]
-        try:
-            body = ex.json
-        except BodyNotJson as exc:
-            return [Finding(requirement, f"HTTP {ex.status}: {exc}", reading)]
-        if ex.status != 200:
-            codes = "/".join(spine_codes(body)) if isinstance(body, dict) else ""
-            return [Finding(requirement, f"HTTP {ex.status} {codes}, expected 200 with {count} Patient(s)", reading)]
-        found = len(patients_in(body))
+
+def returns_patients(requirement: str, count: int, reading: str | None = None) -> Check:
+    """An HTTP 200 whose FHIR body holds exactly `count` Patient resources.
+
+    Whether the body is the right kind of Bundle is FND-FP-002's (tests need it first); this judges
+    only how many patients came back, so a wrong status or a body that is not FHIR leaves it unjudged.
+    """
+    want = f"{count} Patient{'s' if count != 1 else ''}"
+
+    def rule(ex: Exchange) -> list[str]:
+        found = len(patients_in(ex.json))
         if found != count:
-            return [Finding(requirement, f"{found} Patient(s) returned, expected {count}", reading)]
+            return [f"{found} Patient{'s' if found != 1 else ''} returned, expected {count}"]
         return []
 
-    return check
+    return Check(requirement, rule, f"{want} returned", needs=(OK_200, FHIR_JSON), reading=reading)
 
 
-either = core_either  # one combinator, in gpc_assure.checks.core
+def _identifier_values(p: dict[str, Any]) -> list[str]:
+    return [re.sub(r"\s", "", str(i.get("value") or "")) for i in p.get("identifier") or [] if isinstance(i, dict)]
+
+
+def is_patient(p: dict[str, Any], nhs: str) -> bool:
+    """Whether this Patient is the one with this NHS number (by any identifier's value: whether the system
+    is right is FND-FP-006's own rule, so a wrong system does not hide the patient from the other rules)."""
+    return nhs in _identifier_values(p)
+
+
+def about_patient(nhs: str, requirement: str) -> Check:
+    """Every Patient in the body is the patient asked for: one of its identifiers holds this NHS number.
+
+    A response about another patient (a provider answering every request with one fixed patient) is
+    judged here, against the requirement about returning that patient; the other rules of a test are
+    then not judged at all.
+    """
+
+    def rule(ex: Exchange) -> list[str]:
+        out = []
+        for p in patients_in(ex.json):
+            if not is_patient(p, nhs):
+                got = ", ".join(v for v in _identifier_values(p) if v) or "no identifier"
+                out.append(f"the Patient returned (id {p.get('id') or 'not given'}, identifiers: {got}) is not "
+                           f"the patient asked for, NHS number {nhs}")
+        return out
+
+    return Check(requirement, rule, f"the Patient returned is the one with NHS number {nhs}",
+                 needs=(holding("Patient"),))
+
+
+def _diagnostics_text(ex: Exchange) -> str:
+    body = body_as_json(ex)
+    issues = body.get("issue") if isinstance(body, dict) else None
+    return " ".join(str(i.get("diagnostics") or "") for i in issues or [] if isinstance(i, dict)).strip()
+
+
+# Spine codes for a request refused for what it carries (not for what PDS or the practice's records say).
+REQUEST_CODES = frozenset({"INVALID_RESOURCE", "BAD_REQUEST", "INVALID_PARAMETER", "INVALID_IDENTIFIER_SYSTEM",
+                           "INVALID_IDENTIFIER_VALUE", "INVALID_NHS_NUMBER"})
+
+
+def _refused_for_request(ex: Exchange) -> bool:
+    body = body_as_json(ex)
+    return (ex.response is not None and 400 <= ex.response.status < 500 and isinstance(body, dict)
+            and bool(REQUEST_CODES & set(spine_codes(body))))
+
+
+REQUEST_REFUSED = condition("a 4xx refusal of the request itself (a Spine code such as INVALID_RESOURCE)",
+                            _refused_for_request,
+                            "the answer is not a refusal of the request for what it carries, so no bad parameter "
+                            "was reported")
 
 
 def diagnostics_mention(words: Iterable[str], requirement: str) -> Check:
-    """FND-REG-023: the OperationOutcome's diagnostics name the element at fault (any of `words`)."""
-    words = [w.casefold() for w in words]
+    """FND-REG-023: a refusal's OperationOutcome diagnostics name the element at fault (any of `words`)."""
+    shown = list(words)
+    wanted = " or ".join(shown)
+    words = [w.casefold() for w in shown]
 
-    def check(ex: Exchange) -> list[Finding]:
-        try:
-            body = ex.json
-        except BodyNotJson as exc:
-            return [Finding(requirement, str(exc))]
-        text = " ".join(str(i.get("diagnostics") or "") for i in (body.get("issue") or [])
-                        if isinstance(i, dict)) if isinstance(body, dict) else ""
+    def rule(ex: Exchange) -> list[str]:
+        text = _diagnostics_text(ex)
+        if not text:
+            return [f"the refusal's OperationOutcome has no diagnostics naming the element at fault ({wanted})"]
         if not any(w in text.casefold() for w in words):
-            return [Finding(requirement, f"diagnostics {text[:200]!r} do not name the element at fault "
-                                         f"({' or '.join(words)})")]
+            return [f"the diagnostics \"{text[:200]}\" do not name the element at fault ({wanted})"]
         return []
 
-    return check
+    return Check(requirement, rule, f"the diagnostics name the element at fault ({wanted})",
+                 needs=(OUTCOME, REQUEST_REFUSED))

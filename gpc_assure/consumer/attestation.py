@@ -302,9 +302,12 @@ def annotate(results: dict[str, Any], items: dict[str, list[str]], attested: tup
                 copied[e.requirement] = dest.relative_to(pack).as_posix()
         results["run"]["attestation_file"] = f"{PACK_DIR}/{path.name}"
     for req in results.get("requirements", []):
-        if req.get("verdict") != "attested":
+        if req.get("verdict") not in ("attested", "awaiting-attestation") or req.get("kind") == "declaration":
             continue
+        if (req.get("attestation") or {}).get("by") and req["id"] not in entries:
+            continue  # attested in the supplier's declarations file
         e = entries.get(req["id"])
+        req["verdict"] = "awaiting-attestation" if e is None else "attested"
         status = AWAITING if e is None else (CONFIRMED if e.confirmed_by else ATTESTED)
         record: dict[str, Any] = {"status": status, "served": items.get(req["id"], [])}
         if e is not None:

@@ -21,6 +21,8 @@ FLOWS = (FOUNDATIONS, APPOINTMENTS, PERMISSIONS)
 
 # Requests the recording layer classifies beyond the GP Connect interactions table.
 PFS_GET, PFS_POST, PFS_RECORD = "permissions.get", "permissions.post", "pfs.record"
+PFS_OTHER = "permissions.other"  # any other method on the User Permissions API
+PATIENT_FACING = (PFS_GET, PFS_POST, PFS_RECORD, PFS_OTHER)  # every Patient Facing request (no SSP, no JWT)
 PFS_ERROR_SYSTEM = "https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode"
 
 
@@ -157,6 +159,24 @@ SCENARIOS: dict[str, tuple[Step, ...]] = {
              expects=(PFS_POST,), permissions_role="requester", params={"permission": "current"},
              plants=(REQUEST_REFUSED,), versions=("legacy",)),
     ),
+}
+
+
+# The requirement about performing each kind of request: a step whose request never arrives is charged
+# (not met) to it, and the tests that needed the request are left not judged with it as the cause.
+PERFORMS: dict[str, str] = {
+    "metadata.read": "FND-CAP-009",  # the consumer reads the CapabilityStatement
+    "patient.find": "FND-FP-001",  # Find a patient is GET /Patient?identifier=...
+    "patient.read": "FND-RP-004",  # a patient is read by the id a find returned
+    "patient.register": "FND-REG-001",  # Register a patient posts Parameters with registerPatient
+    "slot.search": "APT-SLOT-003",  # every search for free slots sends status=free and _include
+    "appointment.book": "APT-BOOK-001",  # the consumer POSTs a GPConnect-Appointment-1
+    "appointment.retrieve": "APT-RET-001",  # the consumer retrieves with start=ge and start=le
+    "appointment.amend": "APT-AMD-001",  # the consumer PUTs the amended appointment
+    "appointment.cancel": "APT-CAN-001",  # the consumer PUTs the cancellation
+    PFS_GET: "PFS-UPC-001",  # the app reads the patient's permissions (before anything else)
+    PFS_RECORD: "PFS-UPC-001",  # the Patient Facing request whose order PFS-UPC-001 is about
+    PFS_POST: "PFS-UPC-008",  # the app asks for more access (legacy)
 }
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from gpc_assure.consumer.recording import Answer, CallRecord, Recorder, call_asgi
-from gpc_assure.consumer.scenarios import PFS_GET, PFS_POST, PFS_RECORD, Plant, Step
+from gpc_assure.consumer.scenarios import PFS_GET, PFS_OTHER, PFS_POST, PFS_RECORD, Plant, Step
 from gpc_assure.consumer.section import ConsumerTestSection
 from gpc_assure.errors import ConfigError
 from gpc_assure.reference.data import Pack
@@ -184,7 +184,7 @@ class Simulator:
             i = gpc_interaction(method, route[len(self.gpc_root):], body)
             return i.name if i else None
         if route.startswith(PFS_PERMISSIONS_PATH + "/"):
-            return {"GET": PFS_GET, "POST": PFS_POST}.get(method, "permissions.other")
+            return {"GET": PFS_GET, "POST": PFS_POST}.get(method, PFS_OTHER)
         if route.startswith(PFS_RECORD_PATH + "/"):
             return PFS_RECORD
         return None

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
+from gpc_assure.checks.core import NotJudged
 from gpc_assure.fhir import profile_rules
 from gpc_assure.fhir.parse import validate_structure
 
@@ -145,7 +146,11 @@ def resource_problems(resource: Any, profile: str | None = None, *,
         # A rule that starts with the STU3 parse repeats its problems: one defect, reported once.
         seen = {p for rule_id, p in out if rule_id == "structure"} | set(validate_structure(resource))
         for rule_id, fn in rule_functions(resource.get("resourceType", "")):
-            out.extend((rule_id, p) for p in fn(resource) if p not in seen)
+            try:
+                found = fn(resource)
+            except NotJudged:  # the rule has nothing to judge on this resource (no preferred branch...)
+                continue
+            out.extend((rule_id, p) for p in found if p not in seen)
     return out
 
 

@@ -20,10 +20,17 @@ max_attachment_bytes = 5000000      # receiver role: the size limit the receiver
 
 Without a [mesh] section, or with one that gives no `url`, a run starts NHS's mesh-sandbox on loopback
 with its own mailboxes and plays the reference sender and receiver as the systems under test.
+
+`trigger_command` is split like a shell command line (no shell runs it); its program must exist when
+the target is loaded (a command on PATH, or a path, relative to the folder gpc-assure runs in), else
+the run ends before it starts with a one-line configuration error (exit 2). How each run of it ended
+(exit code, the end of its output) is evidence in the pack.
 """
 
 from __future__ import annotations
 
+import shlex
+import shutil
 from pathlib import Path
 from typing import Literal, Self
 
@@ -72,6 +79,13 @@ class MeshSection(BaseModel):
             raise ValueError("a MESH mailbox ID is upper case, without spaces")
         return v
 
+    @field_validator("trigger_command")
+    @classmethod
+    def _trigger(cls, v: str | None) -> str | None:
+        if v is not None:
+            trigger_program(v)
+        return v
+
     @field_validator("client_cert", "client_key", "ca_bundle")
     @classmethod
     def _exists(cls, v: Path | None, info: ValidationInfo) -> Path | None:
@@ -93,3 +107,17 @@ class MeshSection(BaseModel):
     def built_in(self) -> bool:
         """No url: the run starts mesh-sandbox and the reference sender and receiver."""
         return self.url is None
+
+
+def trigger_program(command: str) -> str:
+    """The program a trigger_command runs, when it exists; else ValueError saying what is wrong."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ValueError(f"cannot be read as a command line ({exc})") from None
+    if not argv:
+        raise ValueError("is empty")
+    if shutil.which(argv[0]) is None:
+        raise ValueError(f"runs '{argv[0]}', which was not found (neither a command on PATH nor an executable "
+                         "file)")
+    return argv[0]

@@ -5,6 +5,9 @@ Responses are attributed to a case by time: the suite sends one case, collects u
 expects have come (or the bound runs out), then keeps listening for the settle period, and only then
 sends the next. A receiver that gets the correlation identifiers wrong is then still judged on
 everything else, and its wrong identifiers are MSG-SD-097's finding.
+
+A rule about what came back needs something to have come back: `answers` and `responses_to` stop a
+test (its requirements not judged, cause MSG-SD-093, the requirement about answering) when nothing did.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from gpc_assure.messaging.document import DocumentDetails, OutgoingMessage, Pati
 from gpc_assure.messaging.harness import Arrival, MeshSetup, Sent, SuitePeer
 from gpc_assure.messaging.pdf import report_pdf
 from gpc_assure.target import PatientData
+
+ANSWERED = "MSG-SD-093"  # a message gets an infrastructure response within the bound
 
 Mutation = Callable[[OutgoingMessage, MeshSetup], bytes | None]  # new body bytes, or None: send the bundle
 
@@ -151,6 +156,22 @@ class Exchanged:
     def not_responses(self) -> list[Arrival]:
         """MESH data messages that arrived but are not ITK3 response messages."""
         return [a for a in self.arrivals if a.message.message_type == "DATA" and a.response is None]
+
+
+def answers(verify: Any, got: Exchanged, *, responses_only: bool = False) -> list[Arrival]:
+    """The messages the receiver sent back (only ITK3 responses, with `responses_only`), or the test stops:
+    nothing came back, so the rules about what came back are not judged (cause MSG-SD-093)."""
+    found = [a for a in got.arrivals if a.message.message_type == "DATA"
+             and (a.response is not None or not responses_only)]
+    if not found:
+        what = "ITK3 response" if responses_only else "message"
+        verify.stop(f"no {what} arrived in reply in {got.waited_s:.1f} s", cause=ANSWERED)
+    return found
+
+
+def responses_to(verify: Any, got: Exchanged) -> list[itk3.Response]:
+    """The ITK3 responses that came back, or the test stops (cause MSG-SD-093)."""
+    return [a.response for a in answers(verify, got, responses_only=True) if a.response is not None]
 
 
 def exchange(mesh: SuitePeer, setup: MeshSetup, outgoing: OutgoingMessage | None, *, body: bytes | None = None,

@@ -19,9 +19,50 @@ from gpc_assure.mesh.client import MeshClient, MeshError, MeshMessage
 from gpc_assure.messaging import itk3
 from gpc_assure.messaging.document import Clinician, Organisation, OutgoingMessage
 from gpc_assure.messaging.spec import SendDocumentSpec
-from gpc_assure.transport.exchange import Exchange
+from gpc_assure.transport.exchange import Exchange, RecordedRequest
 
 Recorder = Callable[[Exchange], None]
+OUTPUT_TAIL_CHARS = 2000
+
+
+@dataclass
+class TriggerRun:
+    """One run of the target's trigger_command: how it ended and the end of what it printed."""
+
+    kind: str  # "original" or "replacement"
+    command: str  # the command as run ({kind} filled in)
+    exit_code: int | None  # None when it did not run to an end (could not start, or timed out)
+    output_tail: str  # the last OUTPUT_TAIL_CHARS characters of stdout and stderr together
+    seconds: float
+    problem: str | None = None  # "could not be started: ...", "timed out after 120 s"
+
+    @property
+    def failed(self) -> bool:
+        return self.problem is not None or self.exit_code != 0
+
+    def describe(self) -> str:
+        """How it ended, in words, with the end of its output when it failed."""
+        if self.problem is not None:
+            how = f"the trigger command {self.problem}"
+        elif self.exit_code:
+            how = f"the trigger command exited with code {self.exit_code}"
+        else:
+            how = "the trigger command exited with code 0"
+        if self.failed:
+            tail = " ".join(self.output_tail.split())[-300:]
+            how += f"; its output ended: {tail}" if tail else "; it printed nothing"
+        return how
+
+    def exchange(self) -> Exchange:
+        """The run as an evidence record: the command, its exit code and the end of its output."""
+        ex = Exchange("mesh.trigger", RecordedRequest("RUN", f"trigger_command {self.command}", []),
+                      label=f"suite: run the target's trigger_command to make the sender send ({self.kind})",
+                      elapsed_s=self.seconds)
+        ex.error = self.describe()  # how it ended ("exited with code 0" too): a command gives no HTTP response
+        ex.notes = [f"exit code: {self.exit_code if self.exit_code is not None else 'none'}"
+                    + (f" ({self.problem})" if self.problem else ""),
+                    f"output (last {OUTPUT_TAIL_CHARS} characters): {self.output_tail or '(nothing)'}"]
+        return ex
 
 
 @dataclass
@@ -44,7 +85,8 @@ class MeshSetup:
     suite_author: Clinician
     tls: ssl.SSLContext | None = None
     sandbox: Any = None  # gpc_assure.mesh.sandbox.MeshSandbox when the run started one
-    trigger: Callable[[str], None] | None = None  # makes the system under test send a document ("original"...)
+    # Makes the system under test send a document ("original", "replacement"); a command trigger says how it ran.
+    trigger: Callable[[str], TriggerRun | None] | None = None
     max_attachment_bytes: int | None = None
     built_in: bool = False
 

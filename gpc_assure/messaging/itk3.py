@@ -124,8 +124,13 @@ def parse_message(raw: bytes, content_type: str | None = None) -> dict[str, Any]
     if not looks_xml:
         try:
             body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise UnreadableMessage(f"the body is not JSON ({exc})") from None
+        except UnicodeDecodeError:
+            raise UnreadableMessage("the body is not UTF-8 text") from None
+        except json.JSONDecodeError as exc:
+            raise UnreadableMessage(f"the body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") \
+                from None
+        except RecursionError:
+            raise UnreadableMessage("the body is JSON nested too deeply to read") from None
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
             raise UnreadableMessage("the body is JSON but not a FHIR resource (no resourceType)")
         return body

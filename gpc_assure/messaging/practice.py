@@ -1,5 +1,12 @@
 """The suite as the patient's registered practice, for a sender under test: ask the sender to send, collect
-the document from the suite's mailboxes within the bound, and answer it with ITK3 responses."""
+the document from the suite's mailboxes within the bound, and answer it with ITK3 responses.
+
+What a test needs of the collected document is a precondition: `arrived(verify, doc)` and
+`readable(verify, doc)` stop the test, leaving its requirements not judged, when no document arrived
+(MSG-SD-001's finding, or MSG-SD-059's for the updated report) or its body is not a FHIR message
+(MSG-SD-002's), naming that requirement as the cause. They never skip: a missing document is charged
+once, to the requirement about sending it, by the test that judges it.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpc_assure.messaging import itk3
-from gpc_assure.messaging.harness import Arrival, MeshSetup, Sent, SuitePeer
+from gpc_assure.messaging.harness import Arrival, MeshSetup, Sent, SuitePeer, TriggerRun
+from gpc_assure.transport.exchange import Exchange
 
-
-class NotCollected(Exception):
-    """What a test needs was not collected; the test that judges its absence says why."""
+SENT = "MSG-SD-001"  # a document arrives after the sender is asked
+READABLE = "MSG-SD-002"  # its MESH body is the FHIR message
+REPLACED = "MSG-SD-059"  # an updated report arrives and replaces the first
 
 
 @dataclass
@@ -22,16 +30,35 @@ class Collected:
     arrival: Arrival | None
     waited_s: float
     bound_s: float
+    trigger: TriggerRun | None = None  # how the target's trigger_command ran, when it has one
+    trigger_exchange: Exchange | None = None  # ... as recorded in the evidence
+    # Why the sender was never asked (the original never arrived, so no update was asked for), and the
+    # requirement that reports it.
+    blocked: tuple[str, str] | None = None
 
     @property
     def headers(self) -> dict[str, str]:
         return self.arrival.message.headers if self.arrival else {}
 
+    @property
+    def cause(self) -> str:
+        """The requirement whose finding a missing document is."""
+        return SENT if self.kind == "original" else REPLACED
+
+    def nothing_arrived(self) -> str:
+        """Why there is no document, in words: the wait, and how the trigger command ended."""
+        if self.blocked is not None:
+            return self.blocked[0]
+        why = f"no {self.kind} document arrived in the suite's mailboxes in {self.waited_s:.1f} s"
+        if self.trigger is not None:
+            why += f" ({self.trigger.describe()})"
+        return why
+
     def missing(self) -> str | None:
         if self.arrival is None:
-            return f"no {self.kind} document arrived in {self.bound_s:g} s (see the MSG-SD-001 test)"
+            return self.nothing_arrived()
         if self.arrival.bundle is None:
-            return f"the {self.kind} document's body cannot be read as FHIR: {self.arrival.problem} (see MSG-SD-002)"
+            return f"the {self.kind} document's body cannot be read as FHIR: {self.arrival.problem}"
         return None
 
     @property
@@ -49,6 +76,36 @@ class Collected:
             return None
 
 
+def arrived(verify: Any, doc: Collected) -> Arrival:
+    """The document's arrival, or the test stops: its requirements not judged, the cause the requirement
+    about sending it (MSG-SD-001 for the first report, MSG-SD-059 for the update)."""
+    if doc.arrival is None:
+        cause = doc.blocked[1] if doc.blocked is not None else doc.cause
+        verify.stop(doc.nothing_arrived(), cause=cause)
+    assert doc.arrival is not None
+    return doc.arrival
+
+
+def not_a_message(arrival: Arrival) -> str | None:
+    """Why what arrived is not a FHIR message Bundle (MSG-SD-002's finding), or None when it is one."""
+    if arrival.bundle is None:
+        return f"its MESH body is not a FHIR message: {arrival.problem}"
+    rtype = arrival.bundle.get("resourceType")
+    if rtype != "Bundle":
+        return f"its MESH body is a FHIR {rtype}, not the ITK3 message Bundle"
+    return None
+
+
+def readable(verify: Any, doc: Collected) -> dict[str, Any]:
+    """The document's FHIR message Bundle, or the test stops (cause MSG-SD-001/-059 when nothing arrived,
+    MSG-SD-002 when its body is not a FHIR message Bundle)."""
+    arrival = arrived(verify, doc)
+    why = not_a_message(arrival)
+    if why is not None:
+        verify.stop(f"the {doc.kind} document cannot be judged: {why}", cause=READABLE)
+    return doc.message
+
+
 def is_document(arrival: Arrival) -> bool:
     return arrival.message.message_type == "DATA" and not (arrival.message.workflow_id or "").endswith("_ACK")
 
@@ -57,11 +114,14 @@ def collect_document(mesh: SuitePeer, setup: MeshSetup, kind: str) -> Collected:
     """Ask the sender for a document (when the run can) and wait, within the bound, for it to arrive."""
     mesh.collect()
     since = mesh.arrivals[-1].seq if mesh.arrivals else 0
-    if setup.trigger is not None:
-        setup.trigger(kind)
+    ran = setup.trigger(kind) if setup.trigger is not None else None
+    evidence = None
+    if ran is not None:
+        evidence = ran.exchange()
+        mesh.recorder(evidence)  # the evidence of how the trigger command ended
     result = mesh.wait(lambda got: any(is_document(a) for a in got), since)
     arrival = next((a for a in result.arrivals if is_document(a)), None)
-    return Collected(kind, arrival, result.waited_s, setup.ack_wait_s)
+    return Collected(kind, arrival, result.waited_s, setup.ack_wait_s, ran, evidence)
 
 
 def reply_to(arrival: Arrival) -> str:

@@ -85,7 +85,7 @@ class Verify:
             if exchange is None:
                 raise SuiteDefect(f"{self.item.nodeid}: a check needs an exchange to judge")
             if not isinstance(c, Check):
-                c = _legacy(c)  # TRANSITION: closures returning findings; removed once every check is a Check
+                raise SuiteDefect(f"{self.item.nodeid}: {c!r} is not a Check (gpc_assure.checks.core)")
             out.extend(c(exchange))
         return out
 
@@ -136,11 +136,12 @@ class Verify:
     # -- preconditions
     def needs(self, exchange: Exchange, *checks: Check, what: str = "") -> Exchange:
         """Checks this test relies on, about any requirement. Unless all are met, the test stops: a not-met
-        is charged to its own requirement and the test's requirements are left not judged, naming it."""
+        is charged to its own requirement and the test's requirements are left not judged, naming it.
+        A precondition that holds records nothing: the test's own checks must still see its rule hold."""
         found = self._run(exchange, checks)
-        declared = set(self.declared or ())
-        keep = [j for j in found if j.not_met or j.requirement in declared]
-        self.record(keep, precondition=True)
+        # Only a failure is recorded: a precondition that held is not evidence for the test's own rule (a 200
+        # with an empty body must not make the requirement it is set up for "met").
+        self.record([j for j in found if j.not_met], precondition=True)
         bad = next((j for j in found if j.not_met), None) or next((j for j in found if not j.met), None)
         if bad is not None:
             lead = f"{what}: " if what else ""
@@ -161,26 +162,6 @@ class Verify:
                     self.record([Judgement(rid, Verdict.NOT_MET, f"no response: {exchange.error}").on(exchange)])
             raise Stopped(f"no response: {exchange.error} — {exchange.describe()}")
         return exchange
-
-
-class _LegacyCheck(Check):
-    """TRANSITION ONLY: a closure returning findings, judged met when it found nothing (the old model)."""
-
-    def __init__(self, fn: Any):
-        cells = dict(zip(fn.__code__.co_freevars, [c.cell_contents for c in fn.__closure__ or ()], strict=False))
-        req = cells.get("requirement") or "LEGACY"
-        super().__init__(str(req), fn, "legacy check")
-
-    def __call__(self, ex: Exchange) -> list[Judgement]:
-        found = self.rule(ex)
-        if found:
-            return [Judgement(f.requirement, Verdict.NOT_MET, f.message, check="legacy", reading=f.reading,
-                              path=f.path).on(ex) for f in found]
-        return [Judgement(self.requirement, Verdict.MET, "legacy check", check="legacy").on(ex)]
-
-
-def _legacy(fn: Any) -> Check:
-    return _LegacyCheck(fn)
 
 
 @pytest.fixture

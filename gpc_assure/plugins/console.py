@@ -17,7 +17,7 @@ from gpc_assure.plugins.requirements import meta_of
 
 _STYLE = {"passed": "green", "failed": "red", "error": "magenta", "not-met": "red", "met": "green",
           "insufficient-data": "yellow", "not-applicable": "cyan", "skipped": "yellow", "not-tested": "yellow",
-          "attested": "blue", "accepted-deviation": "yellow"}
+          "attested": "blue", "accepted-deviation": "yellow", "awaiting-attestation": "yellow"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,7 +62,8 @@ class ConsoleReporter:
             self.console.print(f"[red]gpc-assure: {run['error']}[/]")
         table = Table(title="Requirements", show_edge=False)
         table.add_column("flow")
-        verdicts = ["met", "not-met", "not-tested", "not-applicable", "attested"]
+        verdicts = ["met", "not-met", "insufficient-data", "not-tested", "not-applicable", "awaiting-attestation",
+                    "attested"]
         if any(r["verdict"] == "accepted-deviation" for r in results["requirements"]):
             verdicts.insert(2, "accepted-deviation")  # only when a deviations file accepted a failure
         for v in verdicts:
@@ -76,11 +77,27 @@ class ConsoleReporter:
             f"tests: {s['tests']}  [green]passed {s['passed']}[/]  [red]failed {s['failed']}[/]  "
             f"[magenta]error {s['error']}[/]  [yellow]insufficient-data {s['insufficient_data']}[/]  "
             f"[cyan]not-applicable {s['not_applicable']}[/]  skipped {s['skipped']}")
+        ready = s.get("readiness") or {}
+        gate = "incomplete" if run.get("error") else ("failed" if s["requirements"].get("not-met") or s["failed"]
+                                                        else "passed")
+        pending = ", ".join(f"{len(ready[k])} {label}" for k, label in (
+            ("awaiting_attestation", "awaiting attestation"), ("shall_not_tested", "SHALL not judged"),
+            ("declarations_outstanding", "declarations outstanding")) if ready.get(k))
+        state = "ready" if ready.get("ready") else "not ready"
+        self.console.print(f"technical conformance: [bold]{gate}[/]   submission readiness: [bold]{state}[/]"
+                           + (f" ({pending})" if pending else ""))
         not_met = [r for r in results["requirements"] if r["verdict"] == "not-met"]
         for r in not_met[:20]:
             self.console.print(f"  [red]not met[/] {r['id']} ({r['level']}): {r['statement'][:90]}")
         if len(not_met) > 20:
             self.console.print(f"  ... and {len(not_met) - 20} more")
+        causes = s.get("root_causes") or []
+        if causes:
+            self.console.print("[bold]fix first[/] (failures that left other requirements unjudged):")
+        for c in causes[:5]:
+            finding = f": {c['finding']}" if c.get("finding") else ""
+            self.console.print(f"  {len(c['unjudged'])} requirement(s) could not be judged because {c['requirement']} "
+                               f"was not met{finding[:120]}")
         if run.get("fault"):
             self.console.print(f"reference system fault: [bold]{run['fault']}[/]")
         self.console.print(f"evidence pack: {output}")

@@ -6,9 +6,13 @@ not-applicable. A `--gpc-fault` of role "consumer" switches on a fault of the re
 
 Tests use the `consumer` fixture: `consumer.calls(flow, step, interaction...)` runs the flow's
 scenario once (on first use), attaches the step's exchanges to the test as evidence, and returns the
-recorded requests; when none arrived the test fails with "no request arrived". At the end of the run
-the journeys are written to consumer-journeys.json and each attested requirement gets the data the
-simulator served and the supplier's attestation, if any.
+recorded requests. When none arrived, the consumer did not perform the step: that is charged (not met)
+to the requirement about performing it (`scenarios.PERFORMS`: no booking -> APT-BOOK-001) and the test
+stops, its own requirements not judged with that cause. So a consumer that never performs a step can
+never pass the gate. Only a refusal the simulator gave on purpose (a planted 409, 503...) excuses a
+missing request after it; the consumer's own bad requests never do. At the end of the run the journeys
+are written to consumer-journeys.json and each attested requirement gets the data the simulator served
+and the supplier's attestation, if any.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import pytest
 
 from gpc_assure.consumer.journey import NO_APPOINTMENT, NO_DATA, SILENT, VERSION, Journey, Runner, StepRecord
 from gpc_assure.consumer.recording import CallRecord
-from gpc_assure.consumer.scenarios import FLOWS
+from gpc_assure.consumer.scenarios import FLOWS, FOUNDATIONS, PERFORMS
 from gpc_assure.consumer.scenarios import step as scenario_step
 from gpc_assure.errors import ConfigError, GpcAssureError
 from gpc_assure.outcomes import InsufficientData, NotApplicable
@@ -84,6 +88,20 @@ class ConsumerRig:
                 call.label = f"consumer {scenario}: step {call.step or '(arrived outside its step)'}"
                 store.write(call, call.label)
         return journey
+
+    def all_calls(self) -> list[CallRecord]:
+        """Every request of the scenarios run so far, and every request that arrived outside all of them."""
+        calls = [c for j in self.runner.journeys.values() for c in j.calls()]
+        stray = [c for c in self.simulator.recorder.snapshot() if c.scenario is None]
+        if stray:
+            from gpc_assure.plugins.evidence import evidence_store
+
+            store = evidence_store(self.run)
+            for call in stray:
+                if not call.evidence_file:
+                    call.label = "consumer: a request outside every scenario and step"
+                    store.write(call, call.label)
+        return sorted([*calls, *stray], key=lambda c: c.seq)
 
     def close(self) -> None:
         self.driver.close()
@@ -173,17 +191,12 @@ class ConsumerView:
         """The step's record; not-applicable or insufficient-data when it could not be set off for those reasons."""
         scenario_step(scenario, name)  # an unknown step is a suite defect
         record = self.journey(scenario).steps[name]
-        if record.not_driven is not None:
-            kind, why = record.not_driven
-            if kind == VERSION:
-                raise NotApplicable(msg=why)
-            if kind in (NO_DATA, NO_APPOINTMENT):
-                raise InsufficientData(msg=f"step '{name}' was not set off: {why}")
+        _unless_set_off(record)
         self.attach(record.calls)
         return record
 
     def calls(self, scenario: str, name: str, *interactions: str) -> list[CallRecord]:
-        """The step's requests of these interactions; fails the test with "no request arrived" when there are none."""
+        """The step's requests of these interactions; when none arrived, see `no_request`."""
         record = self.step(scenario, name)
         found = record.of(*interactions)
         if not found:
@@ -200,32 +213,100 @@ class ConsumerView:
             self.no_request(driven[0] if driven else next(iter(journey.steps.values())), interactions)
         return found
 
+    def gp_connect_calls(self) -> list[CallRecord]:
+        """Every request the consumer sent to the GP Connect provider in the run: the scenarios of every flow
+        the run selected (they are run now if they have not been), and any request that arrived outside them.
+        At least one (else, see `no_request`)."""
+        from gpc_assure.checks.consumer_headers import is_gp_connect
+
+        for flow in FLOWS:
+            if flow in self.rig.flows:
+                self.journey(flow)
+        found = [c for c in self.rig.all_calls() if is_gp_connect(c)]
+        self.attach(found)
+        if not found:
+            self.no_request(self.step(FOUNDATIONS, "find-patient"), ("patient.find",))
+        return found
+
+    def service_roots(self) -> set[str]:
+        """The GP Connect service roots the consumer was given in the scenarios run so far."""
+        return {root for j in self.rig.runner.journeys.values() for root in j.service_roots()}
+
+    def performs(self, interactions: tuple[str, ...]) -> str:
+        """The requirement about performing a request of these interactions (else the test's first)."""
+        rid = PERFORMS.get(interactions[0]) if interactions else None
+        meta = meta_of(self.item)
+        if rid is None and meta is not None and meta.requirements:
+            rid = meta.requirements[0]
+        return rid or "UNKNOWN"
+
     def no_request(self, record: StepRecord, interactions: tuple[str, ...]) -> None:
-        from gpc_assure.checks.consumer_foundations import patients_in, response_json
+        """The step's request never arrived: the consumer did not perform the step.
+
+        It is charged (not met) to the requirement about performing it, and the test stops with its own
+        requirements not judged, naming that requirement as the cause. Two things excuse it (the test ends
+        without charging anyone): the practice already holds the patient a register step is about (test
+        data an earlier run changed), or the simulator itself refused an earlier request of the step on
+        purpose (a planted answer), after which the consumer may reasonably have stopped. A refusal the
+        consumer's own bad request earned never excuses a missing request.
+        """
+        from gpc_assure.checks.core import Judgement, Verdict
         from gpc_assure.plugins.checks import Stopped, Verify
 
+        _unless_set_off(record)
         what = " or ".join(interactions) or "request"
-        if record.step.registers and "patient.register" in interactions and any(
-                patients_in(response_json(c)) for c in record.of("patient.find") if c.status == 200):
-            raise InsufficientData(msg=f"step '{record.step.name}': the practice already holds the patient (an earlier "
+        name = record.step.name
+        if record.step.registers and "patient.register" in interactions and _already_held(record):
+            raise InsufficientData(msg=f"step '{name}': the practice already holds the patient (an earlier "
                                        "step or run registered them), so a conformant consumer does not register them")
-        refused = [c for c in record.calls if (c.status or 0) >= 400 and not c.served_by.startswith("planted")]
-        if refused and record.not_driven is None:
-            c = refused[0]
-            raise InsufficientData(msg=f"no {what} arrived in step '{record.step.name}' after the provider refused "
-                                       f"an earlier request of the step ({c.describe()}); the consumer may "
-                                       "reasonably have stopped there")
+        planted = next((c for c in record.calls if (c.status or 0) >= 400 and c.served_by.startswith("planted")),
+                       None)
+        if planted is not None and record.not_driven is None:
+            raise Stopped(f"no {what} arrived in step '{name}' after the simulator refused an earlier request of the "
+                          f"step on purpose ({planted.served_by.removeprefix('planted: ')}; {planted.describe()}): "
+                          "the consumer may reasonably have stopped there, so the rest of the step is not judged")
         if record.not_driven is not None:
-            why = record.not_driven[1]
+            message = f"no request arrived: no {what} for step '{name}': {record.not_driven[1]}"
         else:
-            why = f"within {record.waited_s:.1f} s" + (
+            message = f"no request arrived: no {what} for step '{name}' within {record.waited_s:.1f} s" + (
                 f" (the driver: {record.driver.problem})" if record.driver and record.driver.problem else "")
-        message = f"no request arrived: no {what} for step '{record.step.name}' {why}"
-        verify = Verify(self.item)
-        meta = meta_of(self.item)
-        for rid in (meta.requirements if meta else ()):
-            verify.finding(rid, message)
-        raise Stopped(message)
+        refused = next((c for c in record.calls if (c.status or 0) >= 400), None)
+        if refused is not None:
+            message += (f"; the provider had refused the consumer's own earlier request of the step "
+                        f"({refused.describe()}), which does not excuse the step")
+        rid = self.performs(interactions)
+        Verify(self.item).record([Judgement(rid, Verdict.NOT_MET, message,
+                                            check=f"the consumer performs step '{name}'")], precondition=True)
+        raise Stopped(message, cause=rid)
+
+
+def _unless_set_off(record: StepRecord) -> None:
+    """Not-applicable or insufficient-data when the step could not be set off for a reason that is not the
+    consumer's (the version served, the test data); a silent consumer's steps are judged."""
+    if record.not_driven is not None:
+        kind, why = record.not_driven
+        if kind == VERSION:
+            raise NotApplicable(msg=why)
+        if kind in (NO_DATA, NO_APPOINTMENT):
+            raise InsufficientData(msg=f"step '{record.step.name}' was not set off: {why}")
+
+
+def _already_held(record: StepRecord) -> bool:
+    """A find of the step's patient, in the step, returned them: the practice holds them already."""
+    from gpc_assure.checks.consumer_foundations import patients_in, query, response_json
+    from gpc_assure.fhir import profiles
+
+    nhs = record.context.get("nhs_number")
+    for c in record.of("patient.find"):
+        if c.status != 200:
+            continue
+        if nhs and not any(k == "identifier" and v == f"{profiles.NHS_NUMBER_SYSTEM}|{nhs}" for k, v in query(c)):
+            continue
+        for patient, _ in patients_in(response_json(c)):
+            ids = [i.get("value") for i in patient.get("identifier") or [] if isinstance(i, dict)]
+            if not nhs or nhs in ids:
+                return True
+    return False
 
 
 @pytest.fixture
@@ -258,8 +339,8 @@ def pytest_gpc_results_built(results: dict[str, Any], config: pytest.Config) -> 
     except OSError as exc:
         print(f"gpc-assure: could not write the consumer evidence to {out}: {exc.strerror or exc}", file=sys.stderr)
     if config.getoption("gpc_console", False):
-        pending = [r for r in results.get("requirements", []) if r.get("verdict") == "attested"
-                   and r.get("actor") == ROLE]
+        pending = [r for r in results.get("requirements", [])
+                   if r.get("verdict") in ("attested", "awaiting-attestation") and r.get("actor") == ROLE]
         if pending:
             print(f"\ngpc-assure: {len(pending)} consumer requirement(s) need a person's attestation "
                   "(report.html#attested):", file=sys.stderr)

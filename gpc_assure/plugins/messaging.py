@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,12 +26,12 @@ from gpc_assure.errors import GpcAssureError, TargetUnreachable
 from gpc_assure.mesh.client import MeshError, ssl_context
 from gpc_assure.mesh.section import MeshSection
 from gpc_assure.messaging.document import Clinician, Organisation
-from gpc_assure.messaging.harness import MeshSetup, SuitePeer
+from gpc_assure.messaging.harness import OUTPUT_TAIL_CHARS, MeshSetup, SuitePeer, TriggerRun
 from gpc_assure.messaging.spec import spec_for
 from gpc_assure.outcomes import NotApplicable
 from gpc_assure.plugins.requirements import meta_of
 from gpc_assure.plugins.state import EXCHANGES, RUN, Run
-from gpc_assure.redaction import remember_secrets
+from gpc_assure.redaction import redact_text, remember_secrets
 from gpc_assure.target import Target
 from gpc_assure.transport.exchange import Exchange
 
@@ -62,14 +63,32 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "(v2, v1.3) a messaging test applies to")
 
 
-def command_trigger(template: str) -> Callable[[str], None]:
-    """Runs the target's trigger command (its output is never logged: it may hold secrets)."""
+def command_trigger(template: str, timeout_s: float = TRIGGER_TIMEOUT_S) -> Callable[[str], TriggerRun]:
+    """Runs the target's trigger command. How it ended and the end of its output (with every secret the run
+    knows redacted) go into the evidence and into the MSG-SD-001 judgement when nothing arrives."""
 
-    def trigger(kind: str) -> None:
-        subprocess.run(shlex.split(template.replace("{kind}", kind)), stdin=subprocess.DEVNULL,
-                       capture_output=True, timeout=TRIGGER_TIMEOUT_S, check=False)
+    def trigger(kind: str) -> TriggerRun:
+        command = template.replace("{kind}", kind)
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(shlex.split(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired as exc:
+            return TriggerRun(kind, command, None, _tail(exc.output), time.monotonic() - started,
+                              f"did not finish within {timeout_s:g} s and was stopped")
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return TriggerRun(kind, command, None, "", time.monotonic() - started, f"could not be started: {why}")
+        return TriggerRun(kind, command, proc.returncode, _tail(proc.stdout), time.monotonic() - started)
 
     return trigger
+
+
+def _tail(raw: bytes | str | None) -> str:
+    if not raw:
+        return ""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return redact_text(text)[-OUTPUT_TAIL_CHARS:]
 
 
 def _suite_identity(target: Target) -> tuple[Organisation, Clinician]:

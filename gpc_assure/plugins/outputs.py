@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gpc_assure import redaction
+from gpc_assure import declarations, redaction
 from gpc_assure.errors import ConfigError
 from gpc_assure.plugins.requirements import meta_of
 from gpc_assure.plugins.state import EXCHANGES, RUN
@@ -26,6 +26,7 @@ from gpc_assure.report import deviations, pack
 from gpc_assure.requirements import load_catalogue
 
 DEVIATIONS = pytest.StashKey[list[deviations.Deviation]]()
+DECLARED = pytest.StashKey[declarations.DeclarationsFile]()
 TARGET_SEEN = pytest.StashKey[bool]()
 
 
@@ -35,6 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="TOML file of accepted deviations (requirement or test, justification, expires)")
     g.addoption("--gpc-mask-patients", action="store_true", default=False,
                 help="mask NHS numbers and names in everything the run writes")
+    g.addoption("--gpc-declarations", default=None,
+                help="the supplier's declarations file (declarations and attestations; gpc_assure/declarations.py)")
+    g.addoption("--gpc-baseline", default=None,
+                help="an earlier evidence pack: the report shows what changed since it")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,6 +51,12 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
     if config.getoption("gpc_mask_patients", False):
         redaction.set_patient_masking(True)
+    path = config.getoption("gpc_declarations", None)
+    if path:
+        try:
+            config.stash[DECLARED] = declarations.load(Path(path), load_catalogue())
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 def _allure_on(config: pytest.Config) -> bool:
@@ -123,12 +134,32 @@ def pytest_gpc_results_built(results: dict[str, Any], config: pytest.Config) -> 
     results.update(cleaned)
     if redaction.patient_masking():
         results["run"]["patients_masked"] = True
+    declared = config.stash.get(DECLARED, None)
+    run = config.stash.get(RUN, None)
+    if declared is not None and run is not None:
+        declarations.annotate(results, declared, Path(config.getoption("gpc_declarations")), Path(run.output))
     entries = config.stash.get(DEVIATIONS, None)
     if entries is not None:
         deviations.apply(results, entries, source=Path(config.getoption("gpc_deviations")).name)
         for rid in deviations.expired(results):
             print(f"gpc-assure: EXPIRED accepted deviation for {rid}: renew it or fix the failure "
                   "(the gate fails until then)", file=sys.stderr)
+    baseline = config.getoption("gpc_baseline", None)
+    if baseline:
+        results["baseline"] = since(Path(baseline), results)
+
+
+def since(pack_dir: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """What changed since an earlier pack (gpc-assure diff), for the report's summary."""
+    from gpc_assure.report import diff
+
+    try:
+        old = pack.load_results(pack_dir)
+    except ConfigError as exc:
+        return {"run": None, "problem": str(exc), "requirements": [], "tests": []}
+    d = diff.compare(old, results)
+    return {"run": d.old_run, "pack": pack_dir.name, "requirements": [c.as_dict() for c in d.requirements],
+            "tests": [c.as_dict() for c in d.tests]}
 
 
 def pytest_gpc_results_written(results: dict[str, Any], output: Path, config: pytest.Config) -> None:

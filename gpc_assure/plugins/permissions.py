@@ -3,14 +3,24 @@
 A target without a [permissions] section makes every permissions test not-applicable. Tests that
 hold only for one spec version carry `@pytest.mark.pfs_version("legacy")` (or "current") and are
 not-applicable against a target of the other version.
+
+`read_own` is how a test reads a patient's permissions before judging anything in them: it goes on
+only with a 200 JSON object holding the levels the target declares that patient holds. A permissions
+body names no patient, so its levels are the only way to tell an answer about this patient from one
+about someone else (or one fixed example for everybody); such an answer is charged to PFS-UP-036 and
+leaves the test's own requirements not judged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
+from gpc_assure.checks import permissions as up
+from gpc_assure.checks.core import Check, Judgement, Verdict
 from gpc_assure.outcomes import InsufficientData, NotApplicable
 from gpc_assure.pfs.section import PATIENT_ROLES, Levels, Practice
 from gpc_assure.plugins.evidence import evidence_store
@@ -105,3 +115,105 @@ def pfs(request: pytest.FixtureRequest, target: Target, permissions: Permissions
         yield client
     finally:
         client.close()
+
+
+# --- judging preconditions without counting them as support -------------------------------------------
+def failures(verify: Any, ex: Exchange, *checks: Check) -> bool:
+    """Judge the checks now, record only what is not met, and say whether all were met.
+
+    For a step whose success is no evidence on its own (an HTTP 200 says nothing until the body is
+    known to be about the patient), while its failure is a finding of its requirement.
+    """
+    found: list[Judgement] = [j for c in checks for j in c(ex)]
+    verify.record([j for j in found if j.not_met], precondition=True)
+    return all(j.met for j in found)
+
+
+def require(verify: Any, ex: Exchange, *checks: Check, what: str = "") -> None:
+    """A precondition: judge the checks, record only what is not met (charged to its own requirement),
+    and stop the test unless all were met. Unlike `verify.needs`, a met is never recorded, so a
+    precondition on the test's own requirement cannot count as its support before the rest is judged."""
+    found: list[Judgement] = [j for c in checks for j in c(ex)]
+    verify.record([j for j in found if j.not_met], precondition=True)
+    bad = next((j for j in found if j.not_met), None) or next((j for j in found if not j.met), None)
+    if bad is not None:
+        lead = f"{what}: " if what else ""
+        if bad.not_met:
+            verify.stop(f"{lead}{bad.message} ({bad.requirement})", cause=bad.requirement)
+        verify.stop(f"{lead}{bad.message}", cause=bad.cause)
+
+
+def read_own(pfs: PfsClient, verify: Any, permissions: PermissionsAccess, role: str, *,
+             status_of: str = up.GET_OK, reading: str | None = None, **kwargs: Any) -> Exchange:
+    """GET the `role` patient's permissions; the test goes on only with that patient's own permissions.
+
+    A GET not answered 200 is charged to `status_of` (PFS-UP-001 unless the test is about what made the
+    request special, e.g. a missing X-Request-ID), a 200 that is not a JSON object to PFS-UP-001, and
+    levels other than the ones the target declares the patient holds to PFS-UP-036. `kwargs` go to
+    `pfs.get` (headers, label).
+    """
+    patient = permissions.patient(role)
+    expected = permissions.expected(role).known()
+    kwargs.setdefault("label", f"GET permissions ({role})")
+    ex = pfs.get(patient, **kwargs)
+    what = f"reading the {role} patient's permissions"
+    require(verify, ex, up.status(200, status_of, reading), what=what)
+    require(verify, ex, up.permissions_answer(), what=what)
+    own = up.own_permissions(expected, permissions.version)
+    if not any(j.met or j.not_met for j in own(ex)):
+        # No level to tell whose permissions these are: the body holds no permissions at all, which is the
+        # finding of the requirement naming the permissions a body must have (PFS-UP-020/-021).
+        require(verify, ex, up.valid_permissions(permissions.version, up.TOP_LEVEL[permissions.version]), what=what)
+    require(verify, ex, own, what=what)
+    return ex
+
+
+class Tally:
+    """The judgements of many generated steps (a state machine, schemathesis cases), kept without raising.
+
+    A generated step never raises on a finding, so a provider whose state changes between steps never
+    makes Hypothesis replay a sequence as 'flaky'. At the end, `record` puts on the test: the first
+    few not-met judgements of each requirement (a precondition's, such as PFS-UP-001 or -036, charged
+    to its own requirement), one met per requirement the steps judged without a finding ("held on N
+    generated steps"), and the reasons a named requirement was never judged.
+    """
+
+    def __init__(self, per_requirement: int = 3, unit: str = "generated step"):
+        self.per_requirement = per_requirement
+        self.unit = unit
+        self.failed: dict[str, list[Judgement]] = {}
+        self.met: dict[str, tuple[int, Judgement]] = {}
+        self.unjudged: dict[str, list[str]] = {}
+
+    def add(self, judgements: Iterable[Judgement], context: str = "") -> bool:
+        """Keep these judgements; True when none is not met."""
+        ok = True
+        for j in judgements:
+            if j.not_met:
+                ok = False
+                kept = self.failed.setdefault(j.requirement, [])
+                if len(kept) < self.per_requirement and not any(k.message.startswith(j.message) for k in kept):
+                    kept.append(replace(j, message=f"{j.message}{context}"))
+            elif j.met:
+                count, _ = self.met.get(j.requirement, (0, j))
+                self.met[j.requirement] = (count + 1, j)
+            else:
+                reasons = self.unjudged.setdefault(j.requirement, [])
+                if len(reasons) < 3 and j.message not in reasons:
+                    reasons.append(j.message)
+        return ok
+
+    def record(self, verify: Any) -> None:
+        declared = set(verify.declared or ())
+        for judgements in self.failed.values():
+            verify.record(judgements, precondition=True)
+        for rid, (count, j) in self.met.items():
+            if rid in self.failed or rid not in declared:
+                continue
+            verify.record([replace(j, message=f"{j.check or j.message} (held on {count} {self.unit}"
+                                              f"{'s' if count != 1 else ''})")])
+        for rid, reasons in self.unjudged.items():
+            if rid in self.failed or rid in self.met or rid not in declared:
+                continue
+            verify.record([Judgement(rid, Verdict.NOT_JUDGED, f"no {self.unit} could be judged: "
+                                     + "; ".join(reasons))])

@@ -159,9 +159,37 @@ def _redact_junit(config: pytest.Config) -> None:
         path.unlink(missing_ok=True)
 
 
+class RunWatcher:
+    """Failures pytest reports without a config in hand: a suite module that cannot be collected (our
+    defect) and an internal error. Registered per run, so the pack can say so plainly."""
+
+    def __init__(self, run: Any):
+        self.run = run
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and not self.run.collect_error:
+            text = str(report.longrepr).strip().splitlines()
+            self.run.collect_error = f"{report.nodeid}: {text[-1] if text else 'could not be collected'}"
+
+    def pytest_internalerror(self, excrepr: Any, excinfo: Any) -> None:
+        if not self.run.internal_error:
+            self.run.internal_error = f"{excinfo.typename}: {excinfo.value}"[:500]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN, None)
+    if run is not None:
+        config.pluginmanager.register(RunWatcher(run), "gpc-run-watcher")
+
+
 def _write_results(session: pytest.Session) -> None:
     config = session.config
     run = config.stash.get(RUN, None)
+    if run is not None and run.collect_error and not run.setup_error:
+        run.setup_error = f"the suites could not be collected (a defect of gpc-assure): {run.collect_error}"
+    if run is not None and run.internal_error and not run.setup_error:
+        run.setup_error = f"the run stopped on an internal error of gpc-assure: {run.internal_error}"
     if run is None or not (run.active or run.setup_error):
         return
     if session.exitstatus == pytest.ExitCode.INTERRUPTED and not run.setup_error:
@@ -170,6 +198,9 @@ def _write_results(session: pytest.Session) -> None:
     roles = set(config.getoption("gpc_role") or []) or None
     data = results_mod.build(run, run.records, load_catalogue(), flows, roles)
     config.hook.pytest_gpc_results_built(results=data, config=config)
+    # Plugins amended verdicts (declarations, attestations, deviations): count them again.
+    kept = {k: data["summary"][k] for k in ("accepted_deviations", "expired_deviations") if k in data["summary"]}
+    data["summary"] = {**results_mod.summary(data["tests"], data["requirements"]), **kept}
     config.stash[RESULTS] = data
     try:
         results_mod.write_json(run.output / "results.json", data)

@@ -29,6 +29,8 @@ class Run:
     evidence: EvidenceStore | None = None
     deadline: float | None = None
     setup_error: str | None = None  # why the run could not start against the target (exit 3)
+    collect_error: str | None = None  # a suite module that could not be collected (our defect)
+    internal_error: str | None = None  # pytest's INTERNALERROR: the run cannot be trusted
     records: list[dict[str, Any]] = field(default_factory=list)
     left_behind: list[str] = field(default_factory=list)  # data tests created and could not undo
     active: bool = False  # any conformance test was collected

@@ -13,15 +13,18 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import email.utils
+import functools
 import itertools
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from gpc_assure.fhir import profiles, uktime
 from gpc_assure.fhir.parse import model_for, validate_structure
 from gpc_assure.reference.diary import Appointment, Diary, Slot, diary_of
 from gpc_assure.reference.faults import declare
+from gpc_assure.reference.negotiation import response_format
 from gpc_assure.reference.outcomes import ProviderError, bad_request, invalid_parameter, invalid_resource, not_found
 from gpc_assure.reference.routing import Context, Reply, handles, resource_reply, searchset
 from gpc_assure.reference.slots import DELIVERY_CHANNEL_EXT, PRACTITIONER_ROLE_EXT, SDS_JOB_ROLE_SYSTEM
@@ -76,8 +79,21 @@ UNKNOWN_SLOT_NOT_FOUND = declare(
     "book-unknown-slot-not-found", ["APT-BOOK-014", "ERR-011"], "appointments",
     "a booking naming a slot that does not exist is answered 404 NO_RECORD_FOUND, not 422")
 BOOK_NO_LOCATION_HEADER = declare(
-    "book-no-location-header", ["APT-BOOK-015"], "appointments",
+    "book-no-location-header", ["APT-BOOK-015", "GEN-HTTP-004"], "appointments",
     "201 Created comes without the Location header of the new appointment")
+BOOK_NO_LAST_MODIFIED = declare(
+    "book-no-last-modified", ["GEN-HTTP-004"], "appointments",
+    "201 Created comes with Location and ETag but without Last-Modified")
+BOOK_ANSWERS_200 = declare(
+    "book-answers-200", ["APT-BOOK-015", "GEN-HTTP-004"], "appointments",
+    "a booking is answered 200 OK with the appointment instead of 201 Created (everything else as it should be)")
+BOOK_WITHOUT_ID = declare(
+    "book-answers-without-id", ["APT-BOOK-015", "GEN-HTTP-004"], "appointments",
+    "a booking is answered 201 with the appointment but without its id, and without a Location header, so the "
+    "consumer cannot tell which appointment was created")
+BOOK_422_NO_DIAGNOSTICS = declare(
+    "book-422-without-diagnostics", ["GEN-ERR-001c"], "appointments",
+    "every 422 from Book an appointment carries an OperationOutcome without diagnostics")
 APPOINTMENT_SLOT_TYPE_MISSING = declare(
     "appointment-slot-type-missing", ["APT-BOOK-016", "APT-RET-010", "APT-READ-004", "APT-AMD-007",
                                       "APT-CAN-007"], "appointments",
@@ -89,6 +105,10 @@ APPOINTMENT_SPECIALTY = declare(
 APPOINTMENT_TYPE_POPULATED = declare(
     "appointment-type-populated", ["APT-PRF-003"], "appointments",
     "appointments are returned with appointmentType, which GPConnect-Appointment-1 prohibits (0..0)")
+PARTICIPANT_STATUS_MISSING = declare(
+    "appointment-participant-status-missing", ["APT-PRF-003"], "appointments",
+    "appointments are returned in JSON with participants that have no status (1..1 in STU3), so they are not "
+    "valid STU3 Appointments and a consumer cannot send them back")
 MISSING_BOOKING_ORG = declare(
     "appointment-missing-booking-org", ["APT-BOOK-018"], "appointments",
     "the booking organisation sent by the consumer is not stored or returned")
@@ -157,6 +177,9 @@ APPOINTMENT_TIMES_UTC = declare(
 RETRIEVE_UNKNOWN_PATIENT_EMPTY = declare(
     "retrieve-unknown-patient-empty", ["APT-RET-011"], "appointments",
     "retrieving the appointments of an unknown patient id answers 200 with an empty searchset, not 404")
+RETRIEVE_CANCELLED_AS_BOOKED = declare(
+    "retrieve-shows-cancelled-as-booked", ["APT-RET-007"], "appointments",
+    "Retrieve lists cancelled appointments with status booked (Read shows them cancelled)")
 RETRIEVE_FILTERS_AVAILABILITY = declare(
     "retrieve-filters-by-availability", ["APT-SAM-007"], "appointments",
     "appointments on slots restricted to particular organisations are left out of retrieve")
@@ -196,6 +219,9 @@ AMEND_KEEPS_VERSION = declare(
 AMEND_ONLY_BOOKING_ORG = declare(
     "amend-restricted-to-booking-org", ["APT-AMD-008"], "appointments",
     "only the organisation that booked an appointment may amend it (others get 403)")
+AMEND_422_NO_DIAGNOSTICS = declare(
+    "amend-422-without-diagnostics", ["GEN-ERR-001c"], "appointments",
+    "every 422 from Amend an appointment carries an OperationOutcome without diagnostics")
 UPDATE_REQUIRES_TYPES = declare(
     "update-requires-912-types", ["APT-AMD-002", "APT-CAN-002"], "appointments",
     "an amend or cancel that leaves out serviceCategory and serviceType (as consumers written before #912 do) "
@@ -219,6 +245,27 @@ CANCEL_KEEPS_SLOT = declare(
 CANCEL_ACCEPTS_EMPTY_REASON = declare(
     "cancel-accepts-empty-reason", ["APT-CAN-008"], "appointments",
     "a cancellation with an empty reason, or with the reason under a wrong extension URL, is accepted")
+CANCEL_422_NO_DIAGNOSTICS = declare(
+    "cancel-422-without-diagnostics", ["GEN-ERR-001c"], "appointments",
+    "every 422 from Cancel an appointment carries an OperationOutcome without diagnostics")
+
+
+def without_diagnostics(fault: str) -> Callable[[Callable[[Context], Reply]], Callable[[Context], Reply]]:
+    """With `fault` on, the handler's 422 errors carry no diagnostics (GEN-ERR-001c), and nothing else changes."""
+
+    def wrap(handler: Callable[[Context], Reply]) -> Callable[[Context], Reply]:
+        @functools.wraps(handler)
+        def run(ctx: Context) -> Reply:
+            try:
+                return handler(ctx)
+            except ProviderError as exc:
+                if exc.status == 422 and ctx.faults.on(fault):
+                    raise ProviderError(exc.status, exc.code, exc.issue_code, "") from None
+                raise
+
+        return run
+
+    return wrap
 
 
 # -- rendering -------------------------------------------------------------------------------------
@@ -275,6 +322,9 @@ def appointment_resource(ctx: Context, appt: Appointment) -> dict[str, Any]:
     if appt.comment is not None:
         res["comment"] = appt.comment
     res["participant"] = copy.deepcopy(appt.participants)
+    if faults.on(PARTICIPANT_STATUS_MISSING) and response_format(ctx.query, ctx.headers, faults) == "json":
+        for p in res["participant"]:  # in JSON only: the XML writer cannot write what is not valid STU3
+            p.pop("status", None)
     return res
 
 
@@ -478,6 +528,7 @@ def _check_slots(ctx: Context, diary: Diary, body: dict[str, Any], org: dict[str
 
 
 @handles("appointment.book")
+@without_diagnostics(BOOK_422_NO_DIAGNOSTICS)
 def book_appointment(ctx: Context) -> Reply:
     faults, store = ctx.faults, ctx.store
     diary = diary_of(store)
@@ -548,10 +599,14 @@ def book_appointment(ctx: Context) -> Reply:
             store.bump("Slot", s.id)
         diary.appointments[appt.id] = appt
         version = store.bump("Appointment", appt.id)
-    headers = {"Last-Modified": email.utils.format_datetime(dt.datetime.now(dt.UTC), usegmt=True)}
-    if not faults.on(BOOK_NO_LOCATION_HEADER):
+    headers = {} if faults.on(BOOK_NO_LAST_MODIFIED) else {
+        "Last-Modified": email.utils.format_datetime(dt.datetime.now(dt.UTC), usegmt=True)}
+    if not faults.on(BOOK_NO_LOCATION_HEADER) and not faults.on(BOOK_WITHOUT_ID):
         headers["Location"] = f"{ctx.service_root}/Appointment/{appt.id}/_history/{version}"
-    return _written(ctx, appt, BOOK_IGNORES_PREFER, 201, headers)
+    reply = _written(ctx, appt, BOOK_IGNORES_PREFER, 200 if faults.on(BOOK_ANSWERS_200) else 201, headers)
+    if faults.on(BOOK_WITHOUT_ID) and isinstance(reply.resource, dict):
+        reply.resource.pop("id", None)
+    return reply
 
 
 # -- retrieve --------------------------------------------------------------------------------------
@@ -619,7 +674,11 @@ def retrieve_appointments(ctx: Context) -> Reply:
             if restricted and faults.on(RETRIEVE_FILTERS_AVAILABILITY):
                 continue
             found.append(appt)
-        bundle = searchset([appointment_resource(ctx, a) for a in found])
+        listed = [appointment_resource(ctx, a) for a in found]
+        if faults.on(RETRIEVE_CANCELLED_AS_BOOKED):
+            for res in listed:
+                res["status"] = "booked" if res.get("status") == "cancelled" else res.get("status")
+        bundle = searchset(listed)
     if faults.on(WRONG_BUNDLE_TYPE):
         bundle["type"] = "collection"
     return Reply(200, bundle)
@@ -678,6 +737,7 @@ _AMEND_LISTED = {"start", "end", "slot", "participant", "status", "priority", "e
 
 
 @handles("appointment.amend")
+@without_diagnostics(AMEND_422_NO_DIAGNOSTICS)
 def amend_appointment(ctx: Context) -> Reply:
     faults, store = ctx.faults, ctx.store
     diary = diary_of(store)
@@ -732,6 +792,7 @@ def _cancellation_reason(ctx: Context, body: dict[str, Any]) -> str:
 
 
 @handles("appointment.cancel")
+@without_diagnostics(CANCEL_422_NO_DIAGNOSTICS)
 def cancel_appointment(ctx: Context) -> Reply:
     faults, store = ctx.faults, ctx.store
     diary = diary_of(store)

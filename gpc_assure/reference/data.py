@@ -71,6 +71,15 @@ class Language(_M):
     interpreter_required: bool = False
 
 
+class Contact(_M):
+    """A patient's contact (next of kin), rendered as Patient.contact with its relationship as text."""
+
+    relationship: str
+    family: str
+    given: list[str] = []
+    telecom: list[Telecom] = []
+
+
 class LocalPatient(_M):
     """A record on the practice's own list."""
 
@@ -90,6 +99,7 @@ class LocalPatient(_M):
     address: Address | None = None
     preferred_branch: str | None = None  # Location id
     language: Language | None = None
+    contact: list[Contact] = []
 
 
 class PdsRecord(_M):
@@ -204,10 +214,22 @@ class Pack(_M):
     permissions: PermissionsSeed | None = None  # GP Connect (Patient Facing) User Permissions
 
     def roles(self) -> dict[str, str]:
-        """Patient role -> NHS number, for the target file."""
-        out = {p.role: p.nhs_number for p in self.patient if p.role}
-        out.update({p.role: p.nhs_number for p in self.pds if p.role})
-        out.update(self.unknown)
+        """Patient role -> NHS number, for the target file (the first patient of each role)."""
+        out: dict[str, str] = {}
+        for p in [*self.patient, *self.pds]:
+            if p.role:
+                out.setdefault(p.role, p.nhs_number)
+        for role, nhs in self.unknown.items():
+            out.setdefault(role, nhs)
+        return out
+
+    def more_patients(self) -> dict[str, list[str]]:
+        """Role -> the NHS numbers of further patients playing it (the target file's more_patients)."""
+        out: dict[str, list[str]] = {}
+        first = self.roles()
+        for p in [*self.patient, *self.pds]:
+            if p.role and first[p.role] != p.nhs_number and p.nhs_number not in out.get(p.role, []):
+                out.setdefault(p.role, []).append(p.nhs_number)
         return out
 
 

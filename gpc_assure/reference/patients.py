@@ -264,6 +264,14 @@ def render_patient(store: Store, p: LocalPatient, faults: ActiveFaults) -> dict[
         res["deceasedBoolean"] = True
     if p.address:
         res["address"] = [_address(p.address)]
+    if p.contact:
+        # GP Connect gives a contact's relationship as text only (GEN-RES-008).
+        res["contact"] = [{"relationship": [{"text": c.relationship}],
+                           "name": {"use": "official", "family": c.family, **({"given": list(c.given)} if c.given
+                                                                               else {})},
+                           **({"telecom": [{"system": t.system, "value": t.value, "use": t.use or "home"}
+                                           for t in c.telecom]} if c.telecom else {})}
+                          for c in p.contact]
     if faults.on(EXCLUDED_ELEMENTS):
         res["maritalStatus"] = _coding("http://hl7.org/fhir/v3/MaritalStatus", "S", "Never Married")
     other = next((o for o in store.organisations.values() if o.id != practice.id), None)

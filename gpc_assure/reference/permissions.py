@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gpc_assure.errors import ConfigError
+from gpc_assure.fhir import uktime
 from gpc_assure.nhs_number import is_valid as valid_nhs_number
 from gpc_assure.pfs import levels as lv
 from gpc_assure.reference.data import Pack, PfsPatientSeed
@@ -92,6 +93,9 @@ MISSING_PRESCRIPTIONS = _fault("permissions-missing-prescriptions", ["PFS-UP-020
 EFFECTIVE_DATE_NOT_ISO = _fault("effective-date-not-iso", ["PFS-UP-022"],
                                 "effectiveDate is written DD/MM/YYYY instead of YYYY-MM-DD")
 EFFECTIVE_DATE_FUTURE = _fault("effective-date-in-future", ["PFS-UP-023"], "effectiveDate is 30 days ahead")
+EFFECTIVE_DATE_TOMORROW = _fault("effective-date-tomorrow", ["PFS-UP-023"],
+                                 "effectiveDate is tomorrow's date in the UK: one day ahead, the smallest future date "
+                                 "(a UTC date with a day's grace lets it through)")
 RECORD_LEVEL_OUT_OF_ENUM = _fault("medical-record-level-out-of-enum", ["PFS-UP-025"],
                                   "the historical record level is 'partial', not one of the five levels")
 PRESCRIPTIONS_OUT_OF_ENUM = _fault("prescriptions-level-out-of-enum", ["PFS-UP-026"],
@@ -132,6 +136,14 @@ MISSING_RECORD_TYPE_ACCEPTED = _legacy("post-accepts-missing-medical-record-type
                                        "a medicalRecord request without medicalRecordType is taken as 'current'")
 BODY_ERRORS_422 = _legacy("post-schema-errors-422", ["PFS-UP-050"],
                           "a malformed POST body is refused with 422 (as Prism does) instead of 400")
+
+# The pending request the current version's online patient filed before POST was withdrawn (see _seed).
+CURRENT_LEFTOVER_REQUEST = {
+    "permissionType": "medicalRecord", "medicalRecordType": "historical", "accessLevel": "documents",
+    "status": "pending", "createdDateTime": "2024-03-01T09:30:00+00:00",
+    "message": "Your request for documents access to your historical medical record is waiting for review by the "
+               "practice.",
+}
 
 DISPLAY = {
     "INVALID_RESOURCE_ID": "Invalid resource ID",
@@ -220,6 +232,10 @@ class PermissionsProvider:
         if p.online:
             self.states[p.nhs_number] = PatientState(p.nhs_number, True, p.at_risk, p.effective_date,
                                                      dict(p.levels), dict(p.max))
+            if self.version == "current" and p.role == "online":
+                # requests[] stays in the current schema although its POST was withdrawn: the online patient
+                # still has a request from before, so a current-version run has pending entries to validate.
+                self.states[p.nhs_number].pending.append(dict(CURRENT_LEFTOVER_REQUEST))
         else:
             self.states[p.nhs_number] = PatientState(p.nhs_number, False, p.at_risk, None, {}, {})
 
@@ -369,7 +385,7 @@ class PermissionsProvider:
         if not state.online or self.faults.on(DEFAULTS_REAPPLIED):
             state.levels, state.max = self._defaults(state.at_risk)
             if not state.online:
-                state.effective_date = _now().date().isoformat()
+                state.effective_date = uktime.today().isoformat()  # the practice's date: UK local time
             state.online = True
         return state
 
@@ -382,9 +398,11 @@ class PermissionsProvider:
                 e["accessLevelMax"] = state.max[key]
             return e
 
-        effective = state.effective_date or _now().date().isoformat()
+        effective = state.effective_date or uktime.today().isoformat()
         if self.faults.on(EFFECTIVE_DATE_FUTURE):
-            effective = (_now().date() + dt.timedelta(days=30)).isoformat()
+            effective = (uktime.today() + dt.timedelta(days=30)).isoformat()
+        if self.faults.on(EFFECTIVE_DATE_TOMORROW):
+            effective = (uktime.today() + dt.timedelta(days=1)).isoformat()
         if self.faults.on(EFFECTIVE_DATE_NOT_ISO):
             effective = dt.date.fromisoformat(effective).strftime("%d/%m/%Y")
         body: dict[str, Any] = {"medicalRecord": {"effectiveDate": effective, "current": entry("current"),

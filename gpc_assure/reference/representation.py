@@ -108,10 +108,7 @@ def apply(reply: Reply, interaction: Interaction, faults: ActiveFaults, service_
                 for t in res.get("telecom") or []:
                     t.pop("use", None)
             if faults.on(CONTACT_CODED):
-                res.setdefault("contact", []).append({
-                    "relationship": [{"coding": [{"system": "http://hl7.org/fhir/v2/0131", "code": "N",
-                                                  "display": "Next-of-Kin"}]}],
-                    "name": {"use": "official", "family": "Jackson", "given": ["Peter"]},
-                    "telecom": [{"system": "phone", "value": "01454587555", "use": "home"}],
-                })
+                for contact in res.get("contact") or []:
+                    contact["relationship"] = [{"coding": [{"system": "http://hl7.org/fhir/v2/0131", "code": "N",
+                                                            "display": "Next-of-Kin"}]}]
     return Reply(reply.status, body, headers)

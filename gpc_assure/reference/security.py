@@ -166,21 +166,21 @@ def check_token(headers: dict[str, str], interaction: Interaction, faults: Activ
     c = parsed.claims
     if not faults.on(JWT_CLAIMS_NOT_CHECKED) and (problems := rules.missing_claims(c)):
         raise _token_error(f"JWT {problems[0]}", faults)
-    if not faults.on(JWT_CLAIM_TYPES_NOT_CHECKED) and (problems := rules.claim_types(c)):
+    if not faults.on(JWT_CLAIM_TYPES_NOT_CHECKED) and (problems := rules.problems_of(rules.claim_types, c)):
         raise _token_error(f"JWT {problems[0]}", faults)
     now = int(time.time())
-    if not faults.on(JWT_ACCEPTS_EXPIRED) and (problems := rules.expired(c, now)):
+    if not faults.on(JWT_ACCEPTS_EXPIRED) and (problems := rules.problems_of(rules.expired, c, now)):
         raise _token_error(f"JWT {problems[0]}", faults, error="invalid_token")
-    if not faults.on(JWT_LIFETIME_NOT_CHECKED) and (problems := rules.lifetime(c)):
+    if not faults.on(JWT_LIFETIME_NOT_CHECKED) and (problems := rules.problems_of(rules.lifetime, c)):
         raise _token_error(f"JWT {problems[0]}", faults, error="invalid_token")
     tolerance = 0 if faults.on(JWT_REJECTS_FUTURE_IAT) else CLOCK_SKEW_S
-    if problems := rules.issued_in_future(c, now, tolerance):
+    if problems := rules.problems_of(rules.issued_in_future, c, now, tolerance):
         raise _token_error(f"JWT {problems[0]}", faults, error="invalid_token")
-    if not faults.on(JWT_REASON_NOT_CHECKED) and (problems := rules.reason(c)):
+    if not faults.on(JWT_REASON_NOT_CHECKED) and (problems := rules.problems_of(rules.reason, c)):
         raise _token_error(f"JWT {problems[0]}", faults)
-    if not faults.on(JWT_SCOPE_NOT_CHECKED) and (problems := rules.scope_value(c)):
+    if not faults.on(JWT_SCOPE_NOT_CHECKED) and (problems := rules.problems_of(rules.scope_value, c)):
         raise _token_error(f"JWT {problems[0]}", faults, error="invalid_token")
-    if problems := rules.scope_for(c, interaction.scope):
+    if problems := rules.problems_of(rules.scope_for, c, interaction.scope):
         if faults.on(JWT_SCOPE_FORBIDDEN):
             raise _token_error(f"JWT {problems[0]}", faults, error="insufficient_scope", status=403,
                                code="ACCESS DENIED", issue_code="forbidden")
@@ -189,7 +189,7 @@ def check_token(headers: dict[str, str], interaction: Interaction, faults: Activ
         # D-02: the error page lists this under both 400 and 422; the official suite expects 422.
         code = "BAD_REQUEST" if faults.on(JWT_RESOURCE_WRONG_CODE) else "INVALID_RESOURCE"
         raise _token_error(f"JWT {problems[0]}", faults, status=422, code=code)
-    if problems := rules.sub_matches_practitioner(c):
+    if problems := rules.problems_of(rules.sub_matches_practitioner, c):
         raise _token_error(f"JWT {problems[0]}", faults)
     ids = rules.practitioner_identifiers(c)
     if faults.on(JWT_REJECTS_UNK) and "UNK" in (ids.get(rules.SDS_USER_SYSTEM), ids.get(rules.SDS_ROLE_SYSTEM)):

@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 
+from gpc_assure import __version__
 from gpc_assure.errors import TargetUnreachable
 from gpc_assure.reference.app import ReferenceProvider
 from gpc_assure.reference.data import Pack, load_pack
@@ -23,25 +24,32 @@ from gpc_assure.target import Target, parse_target
 def target_mapping(pack: Pack, base: str, permissions: PermissionsProvider | None = None) -> dict[str, Any]:
     """A target file's content pointing at a reference system served at `base` (http://host:port)."""
     org = next(o for o in pack.organisation if o.id == pack.practice.organisation_id)
-    patients: dict[str, Any] = {}
-    for role, nhs in pack.roles().items():
+    def entry(nhs: str) -> dict[str, Any]:
         rec = next((p for p in [*pack.patient, *pack.pds] if p.nhs_number == nhs), None)
-        entry: dict[str, Any] = {"nhs_number": nhs}
+        out: dict[str, Any] = {"nhs_number": nhs}
         if rec is not None:
-            entry.update(family=rec.family, given=list(rec.given), birth_date=rec.birth_date)
+            out.update(family=rec.family, given=list(rec.given), birth_date=rec.birth_date)
             if rec.gender:
-                entry["gender"] = rec.gender
-        patients[role] = entry
+                out["gender"] = rec.gender
+        return out
+
+    patients = {role: entry(nhs) for role, nhs in pack.roles().items()}
+    more_patients = {role: [entry(nhs) for nhs in numbers] for role, numbers in pack.more_patients().items()}
     prac = pack.practitioner[0]
     no_role = next((p for p in pack.practitioner if not p.role_profile_ids), None)
     return {
         "target": {"name": "gpc-assure reference GP system"},
+        # Who and what the demo pack is about: the built-in reference, on loopback, by whoever ran it.
+        "system": {"supplier": "gpc-assure project", "product": "gpc-assure reference GP system",
+                   "version": __version__, "environment": "loopback (built-in reference, synthetic data)",
+                   "operator": getpass_user(), "rm213_category": "nme-provider"},
         "provider": {"base_url": f"{base}/{pack.practice.ods_code}/STU3/1/gpconnect",
                      "asid": pack.practice.asid, "ods_code": pack.practice.ods_code},
         "consumer": pack.consumer.model_dump(mode="json"),
         "timeouts": {"connect_s": 5, "read_s": 10, "request_s": 20, "run_s": 1800},
         "test_data": {
             "patients": patients,
+            **({"more_patients": more_patients} if more_patients else {}),
             "practitioner_sds_user_id": prac.sds_user_id,
             "practitioner_id": prac.id,
             "organisation_ods_code": org.ods_code,
@@ -53,6 +61,16 @@ def target_mapping(pack: Pack, base: str, permissions: PermissionsProvider | Non
         **({"appointments": appointments_target(pack)} if pack.appointments else {}),
         **({"permissions": permissions_target(permissions, base)} if permissions is not None else {}),
     }
+
+
+def getpass_user() -> str:
+    """Who is running the tool, as the operating system knows them (for the demo pack's identity)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:

@@ -15,7 +15,7 @@ from gpc_assure.fhir import profiles, uktime
 from gpc_assure.reference import directory
 from gpc_assure.reference.diary import ORGANISATION_TYPE_SYSTEM, Diary, Slot, diary_of
 from gpc_assure.reference.faults import declare
-from gpc_assure.reference.outcomes import bad_request, invalid_parameter, not_found
+from gpc_assure.reference.outcomes import ProviderError, bad_request, invalid_parameter, not_found
 from gpc_assure.reference.routing import Context, Reply, handles, searchset
 
 DELIVERY_CHANNEL_EXT = profiles.SD + "Extension-GPConnect-DeliveryChannel-2"
@@ -87,6 +87,9 @@ SCHEDULE_SPECIALTY = declare(
 SLOT_NO_DELIVERY_CHANNEL = declare(
     "slot-delivery-channel-missing", ["APT-SLOT-024"], "appointments",
     "Slots carry no Extension-GPConnect-DeliveryChannel-2")
+SEARCH_422_NO_DIAGNOSTICS = declare(
+    "slot-search-422-without-diagnostics", ["GEN-ERR-001c"], "appointments",
+    "every 422 from Search for free slots carries an OperationOutcome without diagnostics")
 SEARCH_REJECTS_PAST = declare(
     "slot-search-rejects-past-range", ["APT-SLOT-025"], "appointments",
     "a search for a range in the past is refused with 422 instead of answered")
@@ -262,6 +265,15 @@ def _offered(ctx: Context, diary: Diary, slot: Slot, org_type: str | None, ods: 
 
 @handles("slot.search")
 def search_free_slots(ctx: Context) -> Reply:
+    try:
+        return _search_free_slots(ctx)
+    except ProviderError as exc:  # SEARCH_422_NO_DIAGNOSTICS: the 422s say nothing of what was wrong
+        if exc.status == 422 and ctx.faults.on(SEARCH_422_NO_DIAGNOSTICS):
+            raise ProviderError(exc.status, exc.code, exc.issue_code, "") from None
+        raise
+
+
+def _search_free_slots(ctx: Context) -> Reply:
     faults = ctx.faults
     status = ctx.params("status")
     if not status and not faults.on(SEARCH_STATUS_NOT_CHECKED):

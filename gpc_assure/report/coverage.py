@@ -1,4 +1,5 @@
-"""requirements.csv: the coverage matrix, one row per requirement in the run, keyed by ID and SCAL refs."""
+"""requirements.csv: the coverage matrix, one row per requirement in the run, keyed by ID and NHS's SCAL identifiers
+(other references, such as tickets and our notes' IDs, in their own column)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-COLUMNS = ["requirement", "scal_refs", "level", "flow", "actor", "verdict", "reason", "tests", "test_outcomes",
-           "evidence_files", "deviation_expires", "source", "statement"]
+from gpc_assure.report.scal import nhs_identifiers, other_references
+
+COLUMNS = ["requirement", "scal_refs", "other_refs", "level", "flow", "actor", "verdict", "reason", "tests",
+           "test_outcomes", "evidence_files", "deviation_expires", "source", "statement"]
 
 
 def rows(results: dict[str, Any]) -> list[dict[str, str]]:
@@ -20,7 +23,8 @@ def rows(results: dict[str, Any]) -> list[dict[str, str]]:
         evidence = list(dict.fromkeys(e for t in linked for e in t.get("exchanges", [])))
         out.append({
             "requirement": req["id"],
-            "scal_refs": "; ".join(req.get("refs", [])),
+            "scal_refs": "; ".join(nhs_identifiers(req.get("refs", []))),
+            "other_refs": "; ".join(other_references(req.get("refs", []))),
             "level": req.get("level", ""),
             "flow": req.get("flow", ""),
             "actor": req.get("actor", ""),

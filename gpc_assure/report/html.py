@@ -17,10 +17,12 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from gpc_assure.report import results as results_mod
 from gpc_assure.report.results import exit_code
 
 MAX_BODY_CHARS = 100_000  # per body in the page; the exchange file keeps the whole (redacted) body
-VERDICTS = ("not-met", "accepted-deviation", "met", "attested", "not-applicable", "not-tested")
+VERDICTS = ("not-met", "accepted-deviation", "met", "insufficient-data", "awaiting-attestation", "attested",
+            "not-applicable", "not-tested")
 OUTCOMES = ("failed", "error", "passed", "insufficient-data", "not-applicable", "skipped")
 LEVELS = ("SHALL", "SHOULD", "MAY")
 GATE = {0: ("passed", "every requirement tested was met"), 1: ("failed", "a requirement was not met"),
@@ -28,15 +30,24 @@ GATE = {0: ("passed", "every requirement tested was met"), 1: ("failed", "a requ
 
 # Decisions a reader needs in order to read the verdicts right; shown in the report itself.
 NOTES = [
-    ("Requirement verdicts", "met: a test naming the requirement passed and none found a problem with it; "
-     "not-met: a test found a problem with it; accepted-deviation: not met, but the supplier's deviations "
+    ("Requirement verdicts", "met: at least one check saw a response of the kind the requirement is about and "
+     "the rule held (the judgement that met it is shown, with its exchange), and no check found a problem with "
+     "it; not-met: a check found a problem with it; insufficient-data: tests ran but no check could judge it "
+     "(the reasons are shown, and when another requirement's failure stopped them, that requirement); "
+     "accepted-deviation: not met, but the supplier's deviations "
      "file accepts it with the justification shown, until its expiry date (it does not fail the gate; once "
-     "expired it is not-met again and the gate fails); attested: a person confirms it outside the tool; "
+     "expired it is not-met again and the gate fails); attested: a named person confirmed it outside the "
+     "tool (who, when and what is shown); awaiting-attestation: nobody has attested it yet (it never counts "
+     "as met); "
      "not-applicable: the target declared it does not offer the behaviour; not-tested: nothing verified it, "
      "with the reason."),
-    ("Test outcomes", "passed, failed (the target did something wrong), error (the run or environment "
-     "failed, not the target), insufficient-data (the target's test data could not exercise it), "
-     "not-applicable, skipped."),
+    ("Test outcomes", "passed (a requirement it names was met and nothing it judged was not met), failed (a check "
+     "found a problem), error (the run or environment failed, not the target), insufficient-data (it could judge "
+     "nothing: the target's test data could not exercise it, or a precondition did not hold), not-applicable, "
+     "skipped. A test's failure counts only against the requirements its findings name."),
+    ("Judgements", "every check speaks for one requirement and ends met, not met (a finding) or not judged (its "
+     "precondition did not hold, with why). A failed precondition (a booking the test needs, the patient a find "
+     "must return) is charged to the requirement it is about; the test's other requirements are not judged."),
     ("Gate", "exit 0 when no requirement is not-met and no accepted deviation has expired; 1 otherwise; "
      "3 when the run could not reach or complete against the target. A SHOULD that is not met fails the "
      "gate too: accept it as a deviation if that is the supplier's decision."),
@@ -87,7 +98,12 @@ def _environment() -> Environment:
     return env
 
 
-def context(pack: Path, results: dict[str, Any]) -> dict[str, Any]:
+OUTSTANDING = [("not_met", "Not met"), ("awaiting_attestation", "Awaiting attestation"),
+               ("shall_not_tested", "SHALL not tested or not judged"),
+               ("declarations_outstanding", "Declarations outstanding")]
+
+
+def context(pack: Path, results: dict[str, Any], baseline: dict[str, Any] | None = None) -> dict[str, Any]:
     run = results.get("run", {})
     reqs = results.get("requirements", [])
     tests = results.get("tests", [])
@@ -107,10 +123,13 @@ def context(pack: Path, results: dict[str, Any]) -> dict[str, Any]:
         for t in tests:
             levels = sorted({req_by_id[r]["level"] for r in t.get("requirements", []) if r in req_by_id})
             verdicts = sorted({req_by_id[r]["verdict"] for r in t.get("requirements", []) if r in req_by_id})
-            yield {**t, "levels": levels, "req_verdicts": verdicts,
+            judged = list(dict.fromkeys([*t.get("requirements", []),
+                                         *(j["requirement"] for j in t.get("judgements", []))]))
+            yield {**t, "levels": levels, "req_verdicts": verdicts, "judged_reqs": judged,
                    "exchange_records": (_load_exchange(pack, e) for e in t.get("exchanges", []))}
 
     target = run.get("target") or {}
+    readiness = (results.get("summary") or {}).get("readiness") or results_mod.readiness(reqs)
     return {
         "run": run,
         "target_name": (target.get("target") or {}).get("name") or run.get("target_file") or "unknown target",
@@ -121,22 +140,31 @@ def context(pack: Path, results: dict[str, Any]) -> dict[str, Any]:
         "verdict_names": VERDICTS, "outcome_names": OUTCOMES, "levels": LEVELS,
         "findings_by_req": findings_by_req,
         "tests": test_views(), "test_count": len(tests), "test_ids": {t["id"] for t in tests},
-        "attested": [r for r in reqs if r["verdict"] == "attested"],
-        "not_tested": [r for r in reqs if r["verdict"] in ("not-tested", "not-applicable")],
+        "attested": [r for r in reqs if r["verdict"] in ("attested", "awaiting-attestation")
+                     and r.get("kind") != "declaration"],
+        "declared": [r for r in reqs if r.get("kind") == "declaration"],
+        "not_tested": [r for r in reqs if r["verdict"] in ("not-tested", "not-applicable", "insufficient-data")
+                       and r.get("kind") != "declaration"],
+        "root_causes": (results.get("summary") or {}).get("root_causes") or [],
+        "readiness": readiness,
+        "outstanding_rows": OUTSTANDING,
+        "outstanding_count": sum(len(readiness.get(k) or []) for k, _ in OUTSTANDING),
+        "titles": {t["id"]: t.get("title") or t["id"].split("::")[-1] for t in tests},
+        "baseline": baseline,
         "deviations": results.get("deviations") or {},
         "notes": NOTES,
         "masked": bool(run.get("patients_masked")),
     }
 
 
-def write(pack: Path, results: dict[str, Any]) -> Path:
+def write(pack: Path, results: dict[str, Any], baseline: dict[str, Any] | None = None) -> Path:
     path = pack / "report.html"
     tmp = pack / "report.html.tmp"
     env = _environment()
     template = env.get_template("report.html.j2")
     assets = {name: env.loader.get_source(env, f"report.{name}")[0] for name in ("css", "js")}  # type: ignore[union-attr]
     with tmp.open("w", encoding="utf-8") as f:
-        for chunk in template.generate(**context(pack, results), **assets):
+        for chunk in template.generate(**context(pack, results, baseline or results.get("baseline")), **assets):
             f.write(chunk)
     os.replace(tmp, path)
     return path

@@ -4,7 +4,8 @@ Verdicts per requirement are derived from the judgements the tests recorded (gpc
 - not-met: some judgement of it is not met (a finding);
 - met: at least one judgement of it is met, and none is not met;
 - not-applicable: every test naming it was not applicable to the target;
-- attested: the catalogue says a person confirms it;
+- attested: the catalogue says a person confirms it, and an attestation records who, when and what
+  (consumer attestation file, declarations file); until then it is awaiting-attestation, never met;
 - insufficient-data: tests ran, but every judgement of it was "not judged" (the reasons are kept,
   with the requirements whose failure left it unjudged);
 - not-tested: otherwise, with the reason (catalogue reason, flow not selected, run not completed).
@@ -23,7 +24,8 @@ from typing import Any
 
 from gpc_assure import SPEC_VERSIONS, __version__
 from gpc_assure.pfs.levels import SPEC_COMMITS
-from gpc_assure.requirements import Catalogue
+from gpc_assure.report.identity import identity
+from gpc_assure.requirements import Catalogue, in_scope
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "not-applicable", "insufficient-data", "attested")
 MANDATORY_LEVEL = "SHALL"
@@ -62,11 +64,17 @@ def requirement_verdicts(catalogue: Catalogue, records: list[dict[str, Any]], fl
             by_req.setdefault(rid, []).append(rec)
     out = []
     for req in catalogue:
-        in_scope = (not flows or req.flow in flows) and (not roles or req.actor in roles)
+        scoped = in_scope(req, flows, roles)
         tests = by_req.get(req.id, [])
-        if not in_scope and not tests:
+        if not scoped and not tests:
             continue
         verdict, reason, evidence, causes = _verdict(req.id, req.verification, req.reason, tests, run_error)
+        if (req.flow == "permissions" and req.actor == "consumer" and req.kind == "conformance"
+                and (variants or {}).get("rm213") == "incumbent-consumer-without-user-permissions"):
+            verdict, reason = "not-applicable", (
+                "RM213 category incumbent consumer, declared not to deliver the User Permissions API (it may use "
+                "IM1 instead), so the User Permissions consumer rows do not apply")
+            evidence, causes = [], []
         # A requirement of another spec variant than the target's (e.g. a legacy-only one) does not apply.
         variant = (variants or {}).get(req.flow)
         if req.versions and variant and variant not in req.versions and verdict != "not-met":
@@ -84,7 +92,15 @@ def requirement_verdicts(catalogue: Catalogue, records: list[dict[str, Any]], fl
             "verdict": verdict,
             "tests": [t["id"] for t in tests],
             "reason": reason,
+            # What the verdict is derived from besides the tests (so `gpc-assure verify` can derive it again).
+            "verification": req.verification,
         }
+        if req.versions:
+            entry["versions"] = list(req.versions)
+        if req.kind != "conformance":
+            entry["kind"] = req.kind
+        if req.applies_to:
+            entry["applies_to"] = list(req.applies_to)
         if evidence:
             entry["evidence"] = evidence
         if causes:
@@ -119,7 +135,8 @@ def _verdict(rid: str, verification: str, catalogue_reason: str | None, tests: l
                    + (" ..." if len(names) > 3 else "") + ")"),
                 [_cite(t, j) for t, j in failing[:MAX_EVIDENCE]], [])
     if verification == "attested":
-        return "attested", catalogue_reason, [], []
+        # Attested only once a person's attestation (who, when, what) is recorded: the supplier's files do that.
+        return "awaiting-attestation", catalogue_reason, [], []
     met = _judgements_of(rid, tests, "met")
     if met:
         return "met", None, [_cite(t, j) for t, j in met[:MAX_EVIDENCE]], []
@@ -135,13 +152,15 @@ def _verdict(rid: str, verification: str, catalogue_reason: str | None, tests: l
     causes = list(dict.fromkeys(j["cause"] for _, j in unjudged if j.get("cause")))
     reasons = list(dict.fromkeys(j["message"] for _, j in unjudged))
     # Tests that ended before judging anything (a fixture's missing test data, an error) say why in their message.
-    reasons += [f"{t['outcome']}: {t['message']}" for t in tests
-                if t.get("message") and not any(j["requirement"] == rid for j in t.get("judgements", []))]
+    silent = [t for t in tests if not any(j["requirement"] == rid for j in t.get("judgements", []))]
+    reasons += [t["message"] for t in silent if t.get("message")]
     reasons = list(dict.fromkeys(r.splitlines()[0] for r in reasons if r))
-    if reasons:
-        more = f" (and {len(reasons) - 3} more reasons)" if len(reasons) > 3 else ""
-        return "insufficient-data", "; ".join(reasons[:3]) + more, [], causes
-    return "not-tested", "the tests naming it did not run", [], causes
+    more = f" (and {len(reasons) - 3} more reasons)" if len(reasons) > 3 else ""
+    text = "; ".join(reasons[:3]) + more
+    if unjudged or any(t["outcome"] == "insufficient-data" for t in silent):
+        return "insufficient-data", text or "no check could judge it", [], causes
+    # Only errors, skips or not-applicable parts: the run did not test it (the reasons say why).
+    return "not-tested", text or "the tests naming it did not run", [], causes
 
 
 def summary(records: list[dict[str, Any]], requirements: list[dict[str, Any]]) -> dict[str, Any]:
@@ -160,7 +179,32 @@ def summary(records: list[dict[str, Any]], requirements: list[dict[str, Any]]) -
         "mandatory_not_met": sorted(r["id"] for r in requirements
                                     if r["verdict"] == "not-met" and r["level"] == MANDATORY_LEVEL),
         "root_causes": root_causes(records, requirements),
+        "readiness": readiness(requirements),
     }
+
+
+def readiness(requirements: list[dict[str, Any]]) -> dict[str, Any]:
+    """Submission readiness beside the technical gate: what is still outstanding before a reviewer can sign.
+
+    Outstanding: requirements not met, attested rows nobody has attested yet, SHALLs no test could
+    judge, declarations unanswered (or answered no). Accepted deviations are listed, not outstanding.
+    """
+    def ids(test: Any) -> list[str]:
+        return sorted(r["id"] for r in requirements if test(r))
+
+    declaration = lambda r: r.get("kind") == "declaration"  # noqa: E731
+    out = {
+        "not_met": ids(lambda r: r["verdict"] == "not-met" and not declaration(r)),
+        "awaiting_attestation": ids(lambda r: r["verdict"] == "awaiting-attestation" and not declaration(r)),
+        "shall_not_tested": ids(lambda r: r["level"] == MANDATORY_LEVEL and not declaration(r)
+                                and r["verdict"] in ("not-tested", "insufficient-data")),
+        "declarations_outstanding": ids(lambda r: declaration(r) and r["verdict"] in ("awaiting-attestation",
+                                                                                      "not-met")),
+        "accepted_deviations": ids(lambda r: r["verdict"] == "accepted-deviation"),
+    }
+    out["ready"] = not any(out[k] for k in ("not_met", "awaiting_attestation", "shall_not_tested",
+                                            "declarations_outstanding"))
+    return out
 
 
 def root_causes(records: list[dict[str, Any]], requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -204,11 +248,13 @@ def build(run: Any, records: list[dict[str, Any]], catalogue: Catalogue, flows: 
             "started": run.started,
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "tool_version": __version__,
+            **identity(run.target),
             "target": run.target.redacted() if run.target is not None else None,
             "target_file": run.target_file,
             "spec_versions": {**SPEC_VERSIONS, **_variant_versions(variants)},
             "seed": run.seed,
             "fault": run.fault,
+            "variants": variants,
             "flows": sorted(flows) if flows else None,
             "roles": sorted(roles) if roles else None,
             "error": run.setup_error,
@@ -229,6 +275,12 @@ def spec_variants(target: Any) -> dict[str, str]:
     mesh = getattr(target, "mesh", None) if target is not None else None
     if mesh is not None:  # Send Document: v2 or v1.3
         out["messaging"] = mesh.spec_version
+    system = getattr(target, "system", None) if target is not None else None
+    if system is not None and system.rm213_category:
+        # RM213 decides which User Permissions rows are mandatory for this supplier (report: run.variants).
+        out["rm213"] = system.rm213_category + (
+            "-without-user-permissions" if system.rm213_category == "incumbent-consumer"
+            and not system.delivers_user_permissions else "")
     return out
 
 
@@ -271,8 +323,8 @@ def exit_code(results: dict[str, Any]) -> int:
         return 3
     if results["summary"]["requirements"].get("not-met"):
         return 1
-    if results["summary"]["failed"]:  # a failed test whose findings no requirement carries still fails the gate
-        return 1
+    if any(t["outcome"] == "failed" and not t.get("failed_requirements") for t in results.get("tests", [])):
+        return 1  # a failed test whose failure no requirement carries (the target sent what no check could read)
     if (results.get("deviations") or {}).get("expired"):  # an expired accepted deviation fails loudly
         return 1
     if results["summary"]["error"]:

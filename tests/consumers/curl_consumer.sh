@@ -5,7 +5,8 @@
 #
 #   curl_consumer.sh VARIANT STEP      (gpc-assure exports GPC_BASE_URL, GPC_NHS_NUMBER, ... for each step)
 #
-# VARIANT "ok" follows the rules; "reuse-trace-id" sends one Ssp-TraceID on every request.
+# VARIANT "ok" follows the rules; "reuse-trace-id" sends one Ssp-TraceID on every request; "no-token" sends no
+# Authorization header at all (otherwise it follows the rules: a degenerate consumer of tests/soundness_consumer.py).
 # Its identity is the reference pack's consumer (the target file's [consumer] section says the same).
 set -u
 variant=$1
@@ -32,10 +33,11 @@ trace() {
 }
 
 gpc() {  # gpc INTERACTION SCOPE curl-arguments...
-  local interaction=$1 scope=$2; shift 2
+  local interaction=$1 scope=$2 auth; shift 2
+  if [ "$variant" = no-token ]; then auth=(); else auth=(-H "Authorization: Bearer $(token "$scope")"); fi
   curl -s --max-time 10 -H "Ssp-TraceID: $(trace)" -H "Ssp-From: $ASID" -H "Ssp-To: $GPC_PROVIDER_ASID" \
     -H "Ssp-InteractionID: urn:nhs:names:services:gpconnect:fhir:$interaction" \
-    -H "Authorization: Bearer $(token "$scope")" -H "Accept: $FHIR" "$@"
+    "${auth[@]}" -H "Accept: $FHIR" "$@"
 }
 
 find_patient_id() {  # prints the logical id of the first Patient the find returns (nothing if none)

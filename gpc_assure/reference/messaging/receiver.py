@@ -194,10 +194,10 @@ class ReferenceReceiver:
                 return Verdict("10002", f"InfAckRequested is {parts.get('InfAckRequested')!r}, not a boolean")
             if not isinstance(parts.get("BusAckRequested"), bool):
                 return Verdict("10003", f"BusAckRequested is {parts.get('BusAckRequested')!r}, not a boolean")
-            if sd.message_definition(bundle, spec):
+            if sd.problems_of(sd.message_definition, bundle, spec):
                 return Verdict("10004", f"unknown MessageDefinition {parts.get('MessageDefinition')!r}")
             for rule in (sd.header_event, sd.header_sender, sd.header_source, sd.header_focus):
-                problems = rule(bundle, spec)
+                problems = sd.problems_of(rule, bundle, spec)  # a rule with nothing to judge finds nothing
                 if problems:
                     return Verdict("20006", problems[0])
         identifier = str((bundle.get("identifier") or {}).get("value") or "")
@@ -209,7 +209,7 @@ class ReferenceReceiver:
         if doc is None:
             return Verdict("20009", "the message carries no document Bundle")
         for rule in (sd.document_bundle, sd.one_composition, sd.composition_subject, sd.sections):
-            problems = rule(bundle, spec)
+            problems = sd.problems_of(rule, bundle, spec)
             if problems:
                 return Verdict("20009", problems[0])
         nhs = sd.patient_nhs_number(sd.patient(bundle))

@@ -8,11 +8,7 @@ from gpc_assure.checks import consumer_booking as b
 from gpc_assure.checks.consumer_headers import per_call
 from gpc_assure.consumer.scenarios import APPOINTMENTS
 
-
-def findings(verify, problems, *requirements, reading=None):
-    for p in problems:
-        for rid in requirements:
-            verify.finding(rid, p, reading=reading)
+IF_MATCH = "IF-MATCH-LATEST: read again before changing"
 
 
 @pytest.mark.title("Retrieve sends start=ge and start=le, dates only, none in the past")
@@ -27,16 +23,21 @@ def test_retrieve_range(consumer, verify):
 def test_amend_if_match(consumer, verify):
     amends = consumer.calls(APPOINTMENTS, "amend-appointment", "appointment.amend")
     for c in amends:
-        verify(c, per_call(b.appointment_profile, "APT-AMD-001"))
-    problems = b.if_match(consumer.journey(APPOINTMENTS).calls(), "appointment.amend")
-    findings(verify, problems, "APT-AMD-001", "CON-020a", reading="IF-MATCH-LATEST: read again before changing")
+        verify(c, per_call(b.appointment_profile, "APT-AMD-001",
+                           name="the amendment is an Appointment naming GPConnect-Appointment-1"))
+    calls = consumer.journey(APPOINTMENTS).calls()
+    for rid in ("APT-AMD-001", "CON-020a"):
+        verify.rule(rid, "every amendment's If-Match names the latest version the consumer had been sent, still "
+                    "current", lambda: b.if_match(calls, "appointment.amend"), reading=IF_MATCH)
 
 
 @pytest.mark.title("An amendment changes only description and comment")
 @pytest.mark.requirement("CON-019")
 def test_amend_changes_only_text(consumer, verify):
     consumer.calls(APPOINTMENTS, "amend-appointment", "appointment.amend")
-    findings(verify, b.amend_changes(consumer.journey(APPOINTMENTS).calls()), "CON-019")
+    calls = consumer.journey(APPOINTMENTS).calls()
+    verify.rule("CON-019", "every amendment changes only description and comment of the appointment as last read",
+                lambda: b.amend_changes(calls))
 
 
 @pytest.mark.title("Cancel sends status cancelled, a cancellation reason, the cancel interaction and If-Match")
@@ -44,5 +45,6 @@ def test_amend_changes_only_text(consumer, verify):
 def test_cancel_request(consumer, verify):
     for c in consumer.calls(APPOINTMENTS, "cancel-appointment", "appointment.cancel"):
         verify(c, per_call(b.cancel_request, "APT-CAN-001"))
-    findings(verify, b.if_match(consumer.journey(APPOINTMENTS).calls(), "appointment.cancel"), "CON-020a",
-             reading="IF-MATCH-LATEST: read again before changing")
+    calls = consumer.journey(APPOINTMENTS).calls()
+    verify.rule("CON-020a", "every cancellation's If-Match names the latest version the consumer had been sent, "
+                "still current", lambda: b.if_match(calls, "appointment.cancel"), reading=IF_MATCH)

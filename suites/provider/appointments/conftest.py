@@ -2,7 +2,8 @@
 
 Every appointment a test books through `booker` is cancelled when the test ends, pass or fail;
 what cannot be cancelled is reported through `left_behind`, and the session `ledger` lets the last
-test of the run prove nothing the suite booked is still booked.
+test of the run prove nothing the suite booked is still booked. `diary` and `booker` charge the
+searches, bookings and reads a test relies on through the test's own `verify` (as preconditions).
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ def appointments(target: Target) -> AppointmentsSection:
 
 
 @pytest.fixture
-def diary(gpc: GpcClient, appointments: AppointmentsSection) -> Diary:
-    return Diary(gpc, appointments)
+def diary(gpc: GpcClient, appointments: AppointmentsSection, verify: Any) -> Diary:
+    return Diary(gpc, appointments, verify)
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +43,9 @@ def ledger() -> Ledger:
 
 
 @pytest.fixture
-def booker(gpc: GpcClient, target: Target, ledger: Ledger, test_data: Any, left_behind: Any,
+def booker(gpc: GpcClient, target: Target, ledger: Ledger, test_data: Any, left_behind: Any, verify: Any,
            request: pytest.FixtureRequest):
-    b = Booker(gpc, target, ledger, test_data, request.node.nodeid)
+    b = Booker(gpc, target, ledger, test_data, request.node.nodeid, verify)
     try:
         yield b
     finally:

@@ -7,7 +7,8 @@ import pytest
 
 from gpc_assure.checks import appointment as rules
 from gpc_assure.checks import http
-from gpc_assure.checks.resources import each, id_matches
+from gpc_assure.checks.core import compact
+from gpc_assure.checks.resources import each, id_matches, resource
 from gpc_assure.checks.slot import entries
 from gpc_assure.diary_client import body_of, day
 from gpc_assure.fhir import booking, uktime
@@ -28,38 +29,45 @@ def test_appointment_journey(diary, booker, verify):
     slot = diary.slot()
     patient = booker.patient_id()
     # 3. book
-    booked = booker.book(booker.payload([slot], description="Journey: initial description"))
-    verify.must(booked, http.status(201, "APT-BOOK-015"))
+    body = booker.payload([slot], description="Journey: initial description")
+    booked = booker.book(body)
+    verify.must(booked, rules.made(body, "APT-BOOK-015"))
+    # The consumer edits what it is given and sends it back: it must be a valid STU3 Appointment (APT-PRF-003).
+    verify.needs(booked, resource("Appointment", "APT-PRF-003"), what="the appointment the journey sends back")
     appt = booked.json
     n = (slot.start.astimezone(uktime.LONDON).date() - uktime.today()).days
     # 4. retrieve: the new appointment is among the patient's
-    listed = booker.retrieve(patient, day(0), day(n))
-    verify.must(listed, http.status(200, "APT-RET-007"))
+    listed = booker.retrieved(patient, day(0), day(n), what="the retrieve after booking")
     verify.that(_listed(listed, appt["id"]) is not None, "APT-RET-007",
-                f"the appointment just booked ({appt['id']}) is not retrieved", exchange=listed)
+                f"the appointment just booked ({appt['id']}) is not retrieved", exchange=listed,
+                held=f"the appointment just booked ({appt['id']}) is retrieved")
     # 5. read: the current version, with its ETag
     read = booker.read(appt["id"])
-    verify.must(read, http.status(200, "APT-READ-001"))
+    verify.must(read, rules.is_appointment(appt["id"], "APT-READ-001", what="the read"))
     verify(read, id_matches(appt["id"], "APT-READ-001"), http.etag_matches_version("APT-READ-001"))
     current = read.json
     # 6. amend the description and comment, naming the version just read
-    body = booking.for_update(current)
-    body["description"], body["comment"] = "Journey: amended description", "Journey: amended comment"
-    amended = booker.amend(appt["id"], body, booking.version_of(current))
-    verify.must(amended, http.status(200, "APT-AMD-007"))
-    verify(amended, each("Appointment", rules.text_kept(body["description"], body["comment"]), "APT-AMD-007"))
+    edit = booking.for_update(current)
+    edit["description"], edit["comment"] = "Journey: amended description", "Journey: amended comment"
+    amended = booker.amend(appt["id"], edit, booking.version_of(current))
+    verify.must(amended, rules.is_appointment(appt["id"], "APT-AMD-007", what="the amend"))
+    verify(amended, each("Appointment", rules.text_kept(edit["description"], edit["comment"]), "APT-AMD-007"))
     verify.that(booking.version_of(amended.json) != booking.version_of(current), "APT-AMD-007",
-                "the amend did not give the appointment a new version", exchange=amended)
+                "the amend did not give the appointment a new version", exchange=amended,
+                held="the amend gave the appointment a new version")
     # 7. cancel the amended version
     cancelled = booker.cancel(amended.json, REASON)
-    verify.must(cancelled, http.status(200, "APT-CAN-005"))
+    verify.must(cancelled, rules.is_appointment(appt["id"], "APT-CAN-005", what="the cancel"))
     verify(cancelled, each("Appointment", rules.cancelled_with(REASON), "APT-CAN-005"))
     # 8. retrieve again: still listed, now cancelled, with the amended description
-    again = booker.retrieve(patient, day(0), day(n), label="retrieve after cancelling")
+    again = booker.retrieved(patient, day(0), day(n), label="retrieve after cancelling",
+                             what="the retrieve after cancelling")
     final = _listed(again, appt["id"])
-    verify.that(final is not None and final.get("status") == "cancelled", "APT-RET-007",
-                f"after cancelling, retrieve lists the appointment as "
-                f"{final.get('status') if final else 'absent'!r}", exchange=again)
+    status = final.get("status") if final else None
+    verify.that(status == "cancelled", "APT-RET-007",
+                f"after cancelling, retrieve lists the appointment as {status or 'absent'}", exchange=again,
+                held="after cancelling, retrieve lists the appointment as cancelled")
     if final is not None:
-        verify.that(final.get("description") == body["description"], "APT-CAN-005",
-                    f"the cancelled appointment's description is {final.get('description')!r}", exchange=again)
+        verify.that(final.get("description") == edit["description"], "APT-CAN-005",
+                    f"the cancelled appointment's description is {compact(final.get('description'))}",
+                    exchange=again, held="the cancelled appointment keeps the amended description")

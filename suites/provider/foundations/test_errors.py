@@ -1,4 +1,9 @@
-"""Errors: the OperationOutcome every error carries, and 501 for what the provider does not implement."""
+"""Errors: the OperationOutcome every error carries, and 501 for what the provider does not implement.
+
+The shape of an error is judged on the error each case demands: a request that must be refused and is
+served, or refused with another status, is charged to the row that says how it is refused, and the shape
+rows are left not judged on it.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,18 @@ from typing import Any
 
 import pytest
 
+from fixtures import probes
 from gpc_assure.checks import http, outcome
 from gpc_assure.outcomes import NotApplicable
-from gpc_assure.transport.exchange import BodyNotJson
 from gpc_assure.transport.interactions import PREFIX
 
-SHAPE_ROWS = ("GEN-ERR-001a", "GEN-ERR-001b", "GEN-ERR-001c")
+SHAPE_ROWS = probes.SHAPE_ROWS
 D13 = ("D-13: the error table gives INTERNAL_SERVER_ERROR the issue type processing and the page's example uses "
        "exception; the shape check accepts any IssueType and leaves the pairing to the code's own row (ERR-014)")
 
 
-def shape_checks() -> tuple:
-    return (outcome.error_outcome("GEN-ERR-001a", reading=D13),
-            outcome.diagnostics("GEN-ERR-001b", exclude=(422,)),
-            outcome.diagnostics("GEN-ERR-001c", statuses=(422,)))
+def shape_checks(*statuses: int) -> tuple:
+    return probes.shape(*statuses, reading=D13)
 
 
 def _invalid_device(gpc) -> dict[str, Any]:
@@ -28,20 +31,25 @@ def _invalid_device(gpc) -> dict[str, Any]:
     return c
 
 
+# Each case: the statuses it must be refused with, the row that says so, and the request.
 ERRORS = {
-    "400, a missing Ssp-From header": lambda gpc: gpc.call("metadata.read", headers={"Ssp-From": None}),
-    "400, a token missing its aud claim": lambda gpc: gpc.call("metadata.read",
-                                                               claims=gpc.claims("metadata.read", aud=...)),
-    "400, a wrong verb": lambda gpc: gpc.call("metadata.read", method="PUT"),
-    "404, an unknown location": lambda gpc: gpc.call("location.read", path_params={"id": "gpc-assure-unknown-1"}),
-    "404, an unknown organisation": lambda gpc: gpc.call("organization.read",
-                                                         path_params={"id": "gpc-assure-unknown-1"}),
-    "422, an invalid claim resource": lambda gpc: gpc.call("metadata.read", claims=_invalid_device(gpc)),
-    "501, an unimplemented operation": lambda gpc: gpc.call(
+    "400, a missing Ssp-From header": ((400,), "GEN-HDR-006", lambda gpc: gpc.call(
+        "metadata.read", headers={"Ssp-From": None})),
+    "400, a token missing its aud claim": ((400,), "JWT-016a", lambda gpc: gpc.call(
+        "metadata.read", claims=gpc.claims("metadata.read", aud=...))),
+    "400, a wrong verb": ((400,), "GEN-HDR-009", lambda gpc: gpc.call("metadata.read", method="PUT")),
+    "404, an unknown location": ((404,), "FND-RL-002", lambda gpc: gpc.call(
+        "location.read", path_params={"id": "gpc-assure-unknown-1"})),
+    "404, an unknown organisation": ((404,), "FND-RO-002", lambda gpc: gpc.call(
+        "organization.read", path_params={"id": "gpc-assure-unknown-1"})),
+    # D-02: an invalid claim resource may be refused with 400 or 422 (JWT-017); 422 is judged under 001c.
+    "422, an invalid claim resource": ((400, 422), "JWT-017", lambda gpc: gpc.call(
+        "metadata.read", claims=_invalid_device(gpc))),
+    "501, an unimplemented operation": ((501,), "ERR-013", lambda gpc: gpc.call(
         "metadata.read", method="POST", path="/Patient/$gpc.getcarerecord", body={"resourceType": "Parameters"},
-        headers={"Ssp-InteractionID": "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getcarerecord"}),
-    "400 in XML, a missing Ssp-To header": lambda gpc: gpc.call(
-        "metadata.read", headers={"Ssp-To": None, "Accept": http.FHIR_MEDIA["xml"]}),
+        headers={"Ssp-InteractionID": "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getcarerecord"})),
+    "400 in XML, a missing Ssp-To header": ((400,), "GEN-HDR-006", lambda gpc: gpc.call(
+        "metadata.read", headers={"Ssp-To": None, "Accept": http.FHIR_MEDIA["xml"]})),
 }
 
 
@@ -51,18 +59,19 @@ ERRORS = {
 def test_error_outcome(gpc, verify, test_data, case):
     if "XML" in case:
         test_data.capability("xml")
-    ex = verify.answered(ERRORS[case](gpc))
-    verify(ex, *shape_checks())
+    statuses, refusing, call = ERRORS[case]
+    ex = verify.answered(call(gpc))
+    verify.needs(ex, http.status(set(statuses), refusing), what="the error whose OperationOutcome is judged")
+    verify(ex, *shape_checks(*statuses))
 
 
-def _declared(gpc) -> tuple[set[str], set[str]]:
+def _declared(gpc, verify) -> tuple[set[str], set[str]]:
     """Resource types and operation names the provider's CapabilityStatement declares."""
     ex = gpc.call("metadata.read", label="what the provider declares")
-    try:
-        body = ex.json if ex.status == 200 else {}
-    except BodyNotJson:
-        body = {}
-    rest = (body.get("rest") or [{}])[0] if isinstance(body, dict) else {}
+    probes.answer(verify, ex, "metadata.read", {}, what="the CapabilityStatement that says what is implemented")
+    body = probes.body_of(ex) or {}
+    rests = [r for r in body.get("rest") or [] if isinstance(r, dict)]
+    rest = rests[0] if rests else {}
     types = {r.get("type") for r in rest.get("resource") or [] if isinstance(r, dict)}
     ops = {o.get("name") for o in rest.get("operation") or [] if isinstance(o, dict)}
     return {t for t in types if t}, {o for o in ops if o}
@@ -88,11 +97,11 @@ NOT_IMPLEMENTED_READING = ("ERR-501: a request for a capability the provider doe
 @pytest.mark.parametrize("case", list(UNIMPLEMENTED))
 def test_not_implemented(gpc, verify, case):
     kind, name, method, path, interaction_id = UNIMPLEMENTED[case]
-    types, ops = _declared(gpc)
+    types, ops = _declared(gpc, verify)
     if (kind == "operation" and name in ops) or (kind == "resource" and name in types):
         raise NotApplicable(msg=f"the provider's CapabilityStatement declares {name}, so it is implemented")
-    ex = gpc.call("metadata.read", method=method, path=path, body={"resourceType": "Parameters"},
-                  headers={"Ssp-InteractionID": interaction_id}, label=f"{case}")
+    ex = verify.answered(gpc.call("metadata.read", method=method, path=path, body={"resourceType": "Parameters"},
+                                  headers={"Ssp-InteractionID": interaction_id}, label=f"{case}"))
     verify(ex, outcome.operation_outcome(501, "NOT_IMPLEMENTED", "ERR-013", issue_code="not-supported",
                                          reading=NOT_IMPLEMENTED_READING),
-           outcome.error_outcome("GEN-ERR-001a"), outcome.diagnostics("GEN-ERR-001b", exclude=(422,)))
+           *probes.shape(501, rows=("GEN-ERR-001a", "GEN-ERR-001b")))

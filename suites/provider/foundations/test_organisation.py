@@ -10,8 +10,10 @@ import pytest
 
 from gpc_assure.checks import directory as rules
 from gpc_assure.checks import http, outcome
-from gpc_assure.checks.resources import body_rule, each, searchset
+from gpc_assure.checks.core import body_json, either
+from gpc_assure.checks.resources import body_rule, each, iter_resources, searchset
 from gpc_assure.fhir import profiles
+from gpc_assure.transport.exchange import Exchange
 
 ODS = profiles.ODS_ORG_SYSTEM
 # A system no provider recognises (the .invalid top-level domain is reserved, RFC 2606).
@@ -25,17 +27,32 @@ def _find(gpc, ods_code: str, label: str = ""):
     return gpc.call("organization.find", params=[("identifier", f"{ODS}|{ods_code}")], label=label)
 
 
-def _fetch(gpc, test_data, how: str):
-    """The test organisation, by Find (a searchset) or by Read (the resource)."""
+def found(verify, ex: Exchange, ods_code: str) -> Exchange:
+    """Precondition: Find answered a searchset (FND-FO-001a) holding the organisation asked for (FND-FO-001b)."""
+    return verify.needs(ex, http.status(200, "FND-FO-001a"), searchset("FND-FO-001a", entry_type="Organization"),
+                        rules.found_by("Organization", ODS, ods_code, "FND-FO-001b"),
+                        what=f"Find an organisation for {ods_code}")
+
+
+def read_back(verify, ex: Exchange, oid: str) -> Exchange:
+    """Precondition: Read answered the Organization itself (FND-RO-001a), the one asked for (GEN-HTTP-003)."""
+    return verify.needs(ex, rules.read_answer("Organization", "FND-RO-001a"), rules.read_id(oid, "Organization"),
+                        what=f"Read organisation {oid}")
+
+
+def _fetch(gpc, verify, test_data, how: str) -> Exchange:
+    """The test organisation, by Find (a searchset) or by Read (the resource), confirmed to be the one asked for."""
     if how == "find":
-        return _find(gpc, test_data.value("organisation_ods_code"))
-    return gpc.call("organization.read", path_params={"id": test_data.value("organisation_id")})
+        ods = test_data.value("organisation_ods_code")
+        return found(verify, _find(gpc, ods), ods)
+    oid = test_data.value("organisation_id")
+    return read_back(verify, gpc.call("organization.read", path_params={"id": oid}), oid)
 
 
 def _alternatives(requirement: str, *answers: tuple[int, str, str], reading: str):
     """An error check accepting any of the documented (status, Spine code, issue type) answers."""
-    return rules.one_of(*(outcome.operation_outcome(s, c, requirement, issue_code=i, reading=reading)
-                          for s, c, i in answers))
+    return either(*(outcome.operation_outcome(s, c, requirement, issue_code=i, reading=reading)
+                    for s, c, i in answers))
 
 
 HOW = pytest.mark.parametrize("how", ["find", "read"])
@@ -46,7 +63,11 @@ HOW = pytest.mark.parametrize("how", ["find", "read"])
 @pytest.mark.title("Find an organisation by ODS code answers 200 with a searchset of Organizations")
 @pytest.mark.requirement("FND-FO-001a")
 def test_find_organisation_returns_searchset(gpc, verify, test_data):
-    ex = _find(gpc, test_data.value("organisation_ods_code"))
+    ods = test_data.value("organisation_ods_code")
+    ex = _find(gpc, ods)
+    # A searchset about another organisation (one fixed answer to every search) says nothing about this one.
+    if any(rules.identifier_values(res, ODS) for _, res in iter_resources(body_json(ex), "Organization")):
+        verify.needs(ex, rules.found_by("Organization", ODS, ods, "FND-FO-001b"), what="Find an organisation")
     verify(ex, http.status(200, "FND-FO-001a"), searchset("FND-FO-001a", entry_type="Organization"))
 
 
@@ -55,13 +76,17 @@ def test_find_organisation_returns_searchset(gpc, verify, test_data):
 def test_find_organisation_filters_on_identifier(gpc, verify, test_data):
     ods = test_data.value("organisation_ods_code")
     ex = _find(gpc, ods)
-    verify(ex, http.status(200, "FND-FO-001b"),
-           body_rule(rules.search_filtered("Organization", ODS, ods), "FND-FO-001b"))
+    verify.needs(ex, http.status(200, "FND-FO-001a"), searchset("FND-FO-001a", entry_type="Organization"),
+                 what="Find an organisation")
+    verify(ex, body_rule(rules.search_filtered("Organization", ODS, ods), "FND-FO-001b"))
 
 
 @pytest.mark.title("Find an organisation with an ODS code the provider does not hold answers an empty searchset")
 @pytest.mark.requirement("FND-FO-001c")
 def test_find_unknown_organisation_is_empty(gpc, verify, test_data):
+    # An empty answer means something only from a provider that finds the organisations it holds.
+    ods = test_data.value("organisation_ods_code")
+    found(verify, _find(gpc, ods, label="the practice's own organisation (control)"), ods)
     ex = _find(gpc, test_data.data.unknown_ods_code)
     verify(ex, http.status(200, "FND-FO-001c"),
            searchset("FND-FO-001c", entry_type="Organization", max_entries=0))
@@ -73,8 +98,7 @@ def test_find_unknown_organisation_is_empty(gpc, verify, test_data):
 @pytest.mark.requirement("FND-FO-002a")
 @HOW
 def test_organisation_structure(gpc, verify, test_data, how):
-    ex = _fetch(gpc, test_data, how)
-    verify.must(ex, rules.returns("Organization", "FND-FO-002a"))
+    ex = _fetch(gpc, verify, test_data, how)
     verify(ex, each("Organization", rules.structure("Organization"), "FND-FO-002a"))
 
 
@@ -82,8 +106,7 @@ def test_organisation_structure(gpc, verify, test_data, how):
 @pytest.mark.requirement("FND-FO-002b")
 @HOW
 def test_organisation_ods_code(gpc, verify, test_data, how):
-    ex = _fetch(gpc, test_data, how)
-    verify.must(ex, rules.returns("Organization", "FND-FO-002b"))
+    ex = _fetch(gpc, verify, test_data, how)
     verify(ex, each("Organization", rules.organisation_ods_code, "FND-FO-002b"))
 
 
@@ -91,8 +114,7 @@ def test_organisation_ods_code(gpc, verify, test_data, how):
 @pytest.mark.requirement("FND-FO-002c")
 @HOW
 def test_organisation_name(gpc, verify, test_data, how):
-    ex = _fetch(gpc, test_data, how)
-    verify.must(ex, rules.returns("Organization", "FND-FO-002c"))
+    ex = _fetch(gpc, verify, test_data, how)
     verify(ex, each("Organization", rules.organisation_name, "FND-FO-002c"))
 
 
@@ -100,8 +122,7 @@ def test_organisation_name(gpc, verify, test_data, how):
 @pytest.mark.requirement("FND-FO-002d")
 @HOW
 def test_organisation_excluded_elements(gpc, verify, test_data, how):
-    ex = _fetch(gpc, test_data, how)
-    verify.must(ex, rules.returns("Organization", "FND-FO-002d"))
+    ex = _fetch(gpc, verify, test_data, how)
     verify(ex, each("Organization", rules.organisation_excluded_elements, "FND-FO-002d"))
 
 
@@ -161,7 +182,9 @@ def test_find_organisation_duplicate_identifier(gpc, verify, test_data):
 def test_read_organisation(gpc, verify, test_data):
     oid = test_data.value("organisation_id")
     ex = gpc.call("organization.read", path_params={"id": oid})
-    verify(ex, rules.returns("Organization", "FND-RO-001a", bare=True))
+    if rules.holds(ex, "Organization"):  # another organisation than the one asked for says nothing about this read
+        verify.needs(ex, rules.read_id(oid, "Organization"), what=f"Read organisation {oid}")
+    verify(ex, rules.read_answer("Organization", "FND-RO-001a"))
 
 
 

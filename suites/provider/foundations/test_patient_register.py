@@ -4,7 +4,9 @@ Registrations cannot be undone through GP Connect, so every test here is `create
 what it registered. Tests run in file order: first those a conformant provider answers with an
 error (nothing is created), then the ones that register, then those that rely on a registration.
 Invalid bodies are built on the `not_on_pds` NHS number, so even a provider that wrongly accepted
-one could not register anybody.
+one could not register anybody. The tests that register take the first patient of their role that Find
+shows still plays it (the target's more_patients extend a role), so repeated runs against a test
+environment that is not reset give the same verdicts, and end insufficient-data once every one is used.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import pytest
 from gpc_assure import strategies
 from gpc_assure.checks import http, outcome, resources
 from gpc_assure.checks import patient as rules
+from gpc_assure.checks.core import condition, either
 from gpc_assure.fhir import profiles
 from gpc_assure.fhir.parse import model_for
 from gpc_assure.outcomes import InsufficientData
 from gpc_assure.target import PatientData
-from gpc_assure.transport.exchange import BodyNotJson, Exchange
+from gpc_assure.transport.exchange import Exchange
 
 pytestmark = pytest.mark.creates_data
 
@@ -81,13 +84,51 @@ def halted_on_pds(requirement: str) -> Any:
     return outcome.operation_outcome(400, ("INVALID_PATIENT_DEMOGRAPHICS", "INVALID_NHS_NUMBER"), requirement)
 
 
-def found_patients(gpc, nhs: str, label: str) -> list[dict[str, Any]] | None:
-    """Patients Find returns for the NHS number, or None when Find did not answer 200."""
+def found_patients(gpc, verify, nhs: str, label: str) -> tuple[list[dict[str, Any]], Exchange]:
+    """The Patients Find returns for the NHS number, and the exchange.
+
+    Precondition: Find answers a searchset (FND-FP-002) and every Patient in it is the one asked for
+    (FND-FP-006); when not, the test stops with its own requirements not judged.
+    """
     ex = gpc.call("patient.find", params=[rules.identifier_param(nhs)], label=label)
-    try:
-        return rules.patients_in(ex.json) if ex.status == 200 else None
-    except BodyNotJson:
-        return None
+    verify.needs(ex, http.status(200, "FND-FP-002"), resources.searchset("FND-FP-002", entry_type="Patient"),
+                 what=label)
+    found = rules.patients_in(ex.json)
+    if found:
+        verify.needs(ex, rules.about_patient(nhs, "FND-FP-006"), what=label)
+    return found, ex
+
+
+def still_in_role(gpc, verify, test_data, role: str, holds, own_last: bool = False) -> PatientData:
+    """The first patient the target names for `role` who still plays it, judged by what Find returns for them.
+
+    Register uses these patients up (it reactivates or registers them) and a test environment is not reset
+    between runs: when none is left, the test ends insufficient-data asking for the test data to be reset.
+    """
+    pool = test_data.candidates(role, demographics=True)
+    if own_last:
+        pool = [*pool[1:], *pool[:1]]
+    for p in pool:
+        found, _ = found_patients(gpc, verify, p.nhs_number,
+                                  f"checking the {role} patient {p.nhs_number} still plays that role")
+        if holds(found):
+            return p
+    raise InsufficientData(msg=f"no '{role}' patient the target names still plays the role ({len(pool)} tried: "
+                               "registered by an earlier run?): reset the test data for role "
+                               f"{role}, or name more patients for it under [test_data.more_patients]")
+
+
+def unregistered(gpc, verify, test_data) -> PatientData:
+    """A `not_registered_pds_known` patient Find does not return yet."""
+    return still_in_role(gpc, verify, test_data, "not_registered_pds_known", lambda found: not found)
+
+
+def still_inactive(gpc, verify, test_data) -> PatientData:
+    """An `inactive` patient not yet reactivated: Find returns nobody, or only an inactive Patient (the latter is
+    FND-FP-004's failure, not a change to the test data). The role's own patient is used last: Find's test of
+    FND-FP-004 relies on it."""
+    return still_in_role(gpc, verify, test_data, "inactive",
+                         lambda found: all(f.get("active", True) is False for f in found), own_last=True)
 
 
 # -- bodies a conformant provider refuses -----------------------------------------------------------
@@ -189,7 +230,7 @@ DISALLOWED = [
 ]
 
 
-def _refused(gpc, verify, test_data, left_behind, change, requirements, words, accept_system_error=False):
+def _refused(gpc, verify, test_data, left_behind, case, change, requirements, words, accept_system_error=False):
     p = test_data.patient("not_on_pds")
     params = body_for(p)
     change(params)
@@ -197,17 +238,18 @@ def _refused(gpc, verify, test_data, left_behind, change, requirements, words, a
     note_if_created(ex, left_behind, "not_on_pds", p.nhs_number)
     checks = errors(422, "INVALID_RESOURCE", (*requirements, "ERR-009"), issue_code="invalid", reading=D04)
     if accept_system_error:
-        checks = [rules.either(c, outcome.operation_outcome(400, "INVALID_IDENTIFIER_SYSTEM", r, reading=D04))
+        checks = [either(c, outcome.operation_outcome(400, "INVALID_IDENTIFIER_SYSTEM", r, reading=D04))
                   for c, r in zip(checks, (*requirements, "ERR-009"), strict=True)]
-    if not verify(ex, *checks):
-        verify(ex, rules.diagnostics_mention(words, "FND-REG-023"))
+    verify(ex, *checks, rules.diagnostics_mention(words, "FND-REG-023"))
+    for rid in set(verify.declared or ()) - {*requirements, "FND-REG-023", "ERR-009"}:
+        verify.not_judged(rid, f"a body with {case} is not one of the cases {rid} is about")
 
 
 @pytest.mark.title("Register with {case} answers 422 INVALID_RESOURCE naming what is wrong")
 @pytest.mark.requirement("FND-REG-017", "FND-REG-026", "FND-REG-023", "ERR-009")
 @pytest.mark.parametrize("case,change,requirements,words", MISSING_OR_INVALID, ids=[c[0] for c in MISSING_OR_INVALID])
 def test_register_refuses_invalid_body(gpc, verify, test_data, left_behind, case, change, requirements, words):
-    _refused(gpc, verify, test_data, left_behind, change, requirements, words,
+    _refused(gpc, verify, test_data, left_behind, case, change, requirements, words,
              accept_system_error=case == "an identifier without a system")
 
 
@@ -215,7 +257,7 @@ def test_register_refuses_invalid_body(gpc, verify, test_data, left_behind, case
 @pytest.mark.requirement("FND-REG-024", "FND-REG-023", "ERR-009")
 @pytest.mark.parametrize("case,change,words", DISALLOWED, ids=[c[0] for c in DISALLOWED])
 def test_register_refuses_disallowed_elements(gpc, verify, test_data, left_behind, case, change, words):
-    _refused(gpc, verify, test_data, left_behind, change, ("FND-REG-024",), words)
+    _refused(gpc, verify, test_data, left_behind, case, change, ("FND-REG-024",), words)
 
 
 # -- bodies a conformant provider takes ------------------------------------------------------------
@@ -277,16 +319,22 @@ def test_register_accepts_allowed_content(gpc, verify, test_data, left_behind, c
     plain = patient_body(p)
     base = register(gpc, rules.register_parameters(plain), label="register the plain body (not on PDS)")
     note_if_created(base, left_behind, "not_on_pds", p.nhs_number)
-    if created(base):
-        raise InsufficientData(msg="the provider registered the not_on_pds patient, so the answer to an allowed "
-                                   "addition cannot be told apart from PDS's refusal")
+    # The plain body must get the expected answer, PDS's refusal: only then does "answered the same" mean
+    # the addition was taken (two equal 500s, or two equal 302s, would show nothing).
+    verify.needs(base, outcome.operation_outcome(400, "INVALID_PATIENT_DEMOGRAPHICS", "FND-REG-018",
+                                                 issue_code=DEMOGRAPHICS_ISSUE, reading=D16),
+                 what="the plain body, for an NHS number PDS does not hold, must be refused by the PDS check")
     extended = copy.deepcopy(plain)
     change(extended)
     ex = register(gpc, rules.register_parameters(extended), label=f"register with {case} (not on PDS)")
     note_if_created(ex, left_behind, "not_on_pds", p.nhs_number)
+    got = " ".join(map(str, _answer(ex)[1])) or "without a Spine code"
     verify.that(_answer(ex) == _answer(base), "FND-REG-028",
-                f"with {case} the registration was answered {ex.status} {_answer(ex)[1]}, but the same Patient "
-                f"without it {base.status} {_answer(base)[1]}: an allowed addition was refused",
+                f"with {case} the registration was answered {f'HTTP {ex.status} {got}' if ex.status else 'nothing'}, "
+                f"but the same Patient without it 400 INVALID_PATIENT_DEMOGRAPHICS (PDS's refusal): an allowed "
+                "addition was refused",
+                held=f"with {case} the registration got PDS's refusal, 400 INVALID_PATIENT_DEMOGRAPHICS, as the same "
+                     "Patient without it did: the addition was not refused as invalid",
                 reading=REG_ALLOWED, exchange=ex)
 
 
@@ -337,6 +385,19 @@ def _register_asking(gpc, test_data, left_behind, label: str, body_format: str =
     return ex
 
 
+def _pds_refusal(ex: Exchange) -> bool:
+    body = outcome.body_as_json(ex)
+    return (ex.status == 400 and isinstance(body, dict) and body.get("resourceType") == "OperationOutcome"
+            and "INVALID_PATIENT_DEMOGRAPHICS" in outcome.spine_codes(body))
+
+
+# The format of an answer says something about negotiation only when it is the registration's own answer,
+# PDS's refusal (in whichever format), not a server error, the request sent back or a fixed page.
+REGISTRATION_ANSWER = condition("the registration's answer: PDS's refusal, 400 INVALID_PATIENT_DEMOGRAPHICS (in "
+                                "JSON or XML)", _pds_refusal,
+                                "the answer is not PDS's refusal of the registration, so its format shows nothing")
+
+
 def _other(fmt: str) -> str:
     return "xml" if fmt == "json" else "json"
 
@@ -351,7 +412,7 @@ def test_register_format_param_picks_format(gpc, verify, test_data, left_behind,
     accept = None if how == "no Accept" else _other(wins)
     ex = _register_asking(gpc, test_data, left_behind, f"register (not on PDS), _format {wins}, {how}",
                           fmt_param=wins, accept=accept)
-    verify(ex, http.in_format(wins, "GEN-CT-002", reading=REG_FORMAT))
+    verify(ex, http.in_format(wins, "GEN-CT-002", reading=REG_FORMAT).needing(REGISTRATION_ANSWER))
 
 
 # (case, _format asks for the winner, what Accept asks for): the request body is always in the other format.
@@ -374,7 +435,7 @@ def test_register_format_matrix(gpc, verify, test_data, left_behind, wins, case,
     ex = _register_asking(gpc, test_data, left_behind, f"register (not on PDS), {other} body: {case}, {wins}",
                           body_format=other, fmt_param=wins if by_format else None,
                           accept={"winner": wins, "other": other}.get(accept or ""))
-    verify(ex, http.in_format(wins, "GEN-CT-010", reading=REG_FORMAT))
+    verify(ex, http.in_format(wins, "GEN-CT-010", reading=REG_FORMAT).needing(REGISTRATION_ANSWER))
 
 
 # -- what PDS says ------------------------------------------------------------------------------------
@@ -445,7 +506,7 @@ def test_flow_921_find_then_register(gpc, verify, test_data, left_behind):
     # Before #921 Find left such a patient out, the consumer then called Register, and Register said
     # DUPLICATE_REJECTED: a patient the practice holds could be neither found nor registered.
     p = test_data.patient("unverified_pds_traceable", demographics=True)
-    find = gpc.call("patient.find", params=[rules.identifier_param(p.nhs_number)], label="find (#921 patient)")
+    _, find = found_patients(gpc, verify, p.nhs_number, "find (#921 patient)")
     verify(find, rules.returns_patients("FND-FP-014", 1))
     ex = register(gpc, body_for(p), label="register the #921 patient anyway")
     note_if_created(ex, left_behind, "unverified_pds_traceable", p.nhs_number)
@@ -457,11 +518,7 @@ def test_flow_921_find_then_register(gpc, verify, test_data, left_behind):
 @pytest.mark.requirement("FND-REG-011", "FND-REG-013", "FND-REG-014", "FND-REG-015", "FND-REG-016", "FND-REG-008",
                          "ERR-008")
 def test_flow_register_new_patient(gpc, verify, test_data, left_behind):
-    p = test_data.patient("not_registered_pds_known", demographics=True)
-    before = found_patients(gpc, p.nhs_number, "find before registering")
-    if before:
-        raise InsufficientData(msg="the 'not_registered_pds_known' patient is already registered at the practice "
-                                   "(by an earlier run?); Register can be exercised only once per patient")
+    p = unregistered(gpc, verify, test_data)
     given = [*p.given, *EXTRA_GIVEN[:2]]
     sent = rules.register_patient(p.nhs_number, p.family or "", given, p.birth_date or "", p.gender,
                                   telecom=SENT_TELECOM, address=HOME)
@@ -470,11 +527,12 @@ def test_flow_register_new_patient(gpc, verify, test_data, left_behind):
     ex = register(gpc, body, label="register a patient new to the practice (two extra given names, a home "
                                    "address, telecoms and nhsCommunication)")
     note_if_created(ex, left_behind, "not_registered_pds_known", p.nhs_number)
-    verify.must(ex, http.status(200, "FND-REG-013"))
+    verify.must(ex, http.status(200, "FND-REG-011"))
+    verify(ex, resources.searchset("FND-REG-013", entry_type="Patient", min_entries=1, max_entries=1,
+                                   profile=profiles.SEARCHSET_BUNDLE))
+    registered_is(verify, ex, p, "FND-REG-011", "Register a patient new to the practice")
     each = resources.each
     verify(ex,
-           resources.searchset("FND-REG-013", entry_type="Patient", min_entries=1, max_entries=1,
-                               profile=profiles.SEARCHSET_BUNDLE),
            resources.meta("Patient", profiles.PATIENT, "FND-REG-013"),
            each("Patient", rules.registration_type_is(rules.TEMPORARY), "FND-REG-011"),
            each("Patient", rules.active, "FND-REG-011"),
@@ -494,18 +552,25 @@ def test_flow_register_new_patient(gpc, verify, test_data, left_behind):
     if test_data.data.organisation_id:
         verify(ex, each("Patient", rules.managed_by(test_data.data.organisation_id), "FND-REG-014"))
 
-    after = found_patients(gpc, p.nhs_number, "find after registering")
-    verify.that(after is not None and len(after) == 1, "FND-REG-011",
-                f"Find after a successful Register returned {'an error' if after is None else len(after)} "
-                "patient(s); the new temporary patient should be found")
+    after, fex = found_patients(gpc, verify, p.nhs_number, "find after registering")
+    verify.that(len(after) == 1, "FND-REG-011",
+                f"Find after a successful Register returned {len(after)} patients; the new temporary patient "
+                "should be found", held="Find after Register returns the new temporary patient", exchange=fex)
     again = register(gpc, body, label="register the same patient again")
     verify(again, *errors(409, "DUPLICATE_REJECTED", ("FND-REG-008", "ERR-008"), issue_code="duplicate"))
+
+
+def registered_is(verify, ex: Exchange, p: PatientData, requirement: str, what: str) -> None:
+    """Precondition: Register's answer holds a Patient, and it is the patient sent (`requirement` is charged)."""
+    if not rules.patients_in(outcome.body_as_json(ex)):
+        verify.stop(f"{what}: the answer holds no Patient to judge", cause="FND-REG-013")
+    verify.needs(ex, rules.about_patient(p.nhs_number, requirement), what=what)
 
 
 @pytest.mark.title("Register with demographics PDS does not verify answers 400 INVALID_PATIENT_DEMOGRAPHICS (D-05)")
 @pytest.mark.requirement("FND-REG-005", "FND-REG-018", "ERR-004")
 def test_register_unverifiable_demographics(gpc, verify, test_data, left_behind):
-    p = test_data.patient("not_registered_pds_known", demographics=True)
+    p = unregistered(gpc, verify, test_data)
 
     def send(who: dict[str, str]) -> Exchange:
         body = rules.register_parameters(rules.register_patient(
@@ -526,22 +591,25 @@ def test_register_unverifiable_demographics(gpc, verify, test_data, left_behind)
 @pytest.mark.requirement("FND-REG-009", "FND-REG-013", "FND-REG-014", "FND-REG-015")
 def test_register_reactivates_inactive_patient(gpc, verify, test_data, left_behind):
     # Gender is only a SHOULD for the consumer (FND-REG-028): the provider takes it from its record or PDS.
-    p = test_data.patient("inactive", demographics=True)
+    p = still_inactive(gpc, verify, test_data)
     body = body_for(p, telecom=SENT_TELECOM)
     body["parameter"][0]["resource"].pop("gender", None)
     ex = register(gpc, body, label="register a patient who left, without gender")
     note_if_created(ex, left_behind, "inactive", p.nhs_number)
+    verify.must(ex, http.status(200, "FND-REG-009"))
+    verify(ex, resources.searchset("FND-REG-013", entry_type="Patient", min_entries=1, max_entries=1,
+                                   profile=profiles.SEARCHSET_BUNDLE))
+    registered_is(verify, ex, p, "FND-REG-009", "Register a patient who left")
     verify.must(ex, rules.returns_patients("FND-REG-009", 1))
     each = resources.each
     verify(ex,
-           resources.searchset("FND-REG-013", entry_type="Patient", min_entries=1, max_entries=1,
-                               profile=profiles.SEARCHSET_BUNDLE),
            each("Patient", rules.registration_type_is(rules.TEMPORARY), "FND-REG-009"),
            each("Patient", rules.active, "FND-REG-009"),
            each("Patient", rules.telecom_includes(SENT_TELECOM), "FND-REG-014"),
            each("Patient", rules.demographics, "FND-REG-014"),
            each("Patient", rules.registration_type_present, "FND-REG-015", reading=rules.SYSTEMS_READING),
            each("Patient", rules.branch_reference, "FND-REG-015"))
-    after = found_patients(gpc, p.nhs_number, "find after reactivating")
-    verify.that(after is not None and len(after) == 1, "FND-REG-009",
-                "Find after reactivation should return the patient (they are active again)")
+    after, fex = found_patients(gpc, verify, p.nhs_number, "find after reactivating")
+    verify.that(len(after) == 1, "FND-REG-009",
+                f"Find after reactivation returned {len(after)} patients; the patient is active again and should "
+                "be found", held="Find after reactivation returns the patient, active again", exchange=fex)

@@ -10,8 +10,10 @@ import pytest
 
 from gpc_assure.checks import directory as rules
 from gpc_assure.checks import http, outcome
-from gpc_assure.checks.resources import body_rule, each, searchset
+from gpc_assure.checks.core import body_json, either
+from gpc_assure.checks.resources import body_rule, each, iter_resources, searchset
 from gpc_assure.fhir import profiles
+from gpc_assure.transport.exchange import Exchange
 
 SDS = profiles.SDS_USER_SYSTEM
 # A system no provider recognises (the .invalid top-level domain is reserved, RFC 2606).
@@ -25,17 +27,32 @@ def _find(gpc, sds_user_id: str, label: str = ""):
     return gpc.call("practitioner.find", params=[("identifier", f"{SDS}|{sds_user_id}")], label=label)
 
 
-def _fetch(gpc, test_data, how: str):
-    """The test practitioner, by Find (a searchset) or by Read (the resource)."""
+def found(verify, ex: Exchange, sds_user_id: str) -> Exchange:
+    """Precondition: Find answered a searchset (FND-FPR-001a) holding the practitioner asked for (FND-FPR-001b)."""
+    return verify.needs(ex, http.status(200, "FND-FPR-001a"), searchset("FND-FPR-001a", entry_type="Practitioner"),
+                        rules.found_by("Practitioner", SDS, sds_user_id, "FND-FPR-001b"),
+                        what=f"Find a practitioner for {sds_user_id}")
+
+
+def read_back(verify, ex: Exchange, pid: str) -> Exchange:
+    """Precondition: Read answered the Practitioner itself (FND-RPR-001a), the one asked for (GEN-HTTP-003)."""
+    return verify.needs(ex, rules.read_answer("Practitioner", "FND-RPR-001a"), rules.read_id(pid, "Practitioner"),
+                        what=f"Read practitioner {pid}")
+
+
+def _fetch(gpc, verify, test_data, how: str) -> Exchange:
+    """The test practitioner, by Find (a searchset) or by Read (the resource), confirmed to be the one asked for."""
     if how == "find":
-        return _find(gpc, test_data.value("practitioner_sds_user_id"))
-    return gpc.call("practitioner.read", path_params={"id": test_data.value("practitioner_id")})
+        sds = test_data.value("practitioner_sds_user_id")
+        return found(verify, _find(gpc, sds), sds)
+    pid = test_data.value("practitioner_id")
+    return read_back(verify, gpc.call("practitioner.read", path_params={"id": pid}), pid)
 
 
 def _alternatives(requirement: str, *answers: tuple[int, str, str], reading: str):
     """An error check accepting any of the documented (status, Spine code, issue type) answers."""
-    return rules.one_of(*(outcome.operation_outcome(s, c, requirement, issue_code=i, reading=reading)
-                          for s, c, i in answers))
+    return either(*(outcome.operation_outcome(s, c, requirement, issue_code=i, reading=reading)
+                    for s, c, i in answers))
 
 
 HOW = pytest.mark.parametrize("how", ["find", "read"])
@@ -46,7 +63,11 @@ HOW = pytest.mark.parametrize("how", ["find", "read"])
 @pytest.mark.title("Find a practitioner by SDS user id answers 200 with a searchset of Practitioners")
 @pytest.mark.requirement("FND-FPR-001a")
 def test_find_practitioner_returns_searchset(gpc, verify, test_data):
-    ex = _find(gpc, test_data.value("practitioner_sds_user_id"))
+    sds = test_data.value("practitioner_sds_user_id")
+    ex = _find(gpc, sds)
+    # A searchset about another practitioner (one fixed answer to every search) says nothing about this one.
+    if any(rules.identifier_values(res, SDS) for _, res in iter_resources(body_json(ex), "Practitioner")):
+        verify.needs(ex, rules.found_by("Practitioner", SDS, sds, "FND-FPR-001b"), what="Find a practitioner")
     verify(ex, http.status(200, "FND-FPR-001a"), searchset("FND-FPR-001a", entry_type="Practitioner"))
 
 
@@ -55,13 +76,17 @@ def test_find_practitioner_returns_searchset(gpc, verify, test_data):
 def test_find_practitioner_filters_on_identifier(gpc, verify, test_data):
     sds = test_data.value("practitioner_sds_user_id")
     ex = _find(gpc, sds)
-    verify(ex, http.status(200, "FND-FPR-001b"),
-           body_rule(rules.search_filtered("Practitioner", SDS, sds), "FND-FPR-001b"))
+    verify.needs(ex, http.status(200, "FND-FPR-001a"), searchset("FND-FPR-001a", entry_type="Practitioner"),
+                 what="Find a practitioner")
+    verify(ex, body_rule(rules.search_filtered("Practitioner", SDS, sds), "FND-FPR-001b"))
 
 
 @pytest.mark.title("Find a practitioner with an SDS user id the provider does not hold answers an empty searchset")
 @pytest.mark.requirement("FND-FPR-001c")
 def test_find_unknown_practitioner_is_empty(gpc, verify, test_data):
+    # An empty answer means something only from a provider that finds the practitioners it holds.
+    sds = test_data.value("practitioner_sds_user_id")
+    found(verify, _find(gpc, sds, label="the test practitioner (control)"), sds)
     ex = _find(gpc, test_data.data.unknown_sds_user_id)
     verify(ex, http.status(200, "FND-FPR-001c"),
            searchset("FND-FPR-001c", entry_type="Practitioner", max_entries=0))
@@ -73,8 +98,7 @@ def test_find_unknown_practitioner_is_empty(gpc, verify, test_data):
 @pytest.mark.requirement("FND-FPR-002a")
 @HOW
 def test_practitioner_structure(gpc, verify, test_data, how):
-    ex = _fetch(gpc, test_data, how)
-    verify.must(ex, rules.returns("Practitioner", "FND-FPR-002a"))
+    ex = _fetch(gpc, verify, test_data, how)
     verify(ex, each("Practitioner", rules.structure("Practitioner"), "FND-FPR-002a"))
 
 
@@ -82,8 +106,7 @@ def test_practitioner_structure(gpc, verify, test_data, how):
 @pytest.mark.requirement("FND-FPR-002b")
 @HOW
 def test_practitioner_sds_user_id(gpc, verify, test_data, how):
-    ex = _fetch(gpc, test_data, how)
-    verify.must(ex, rules.returns("Practitioner", "FND-FPR-002b"))
+    ex = _fetch(gpc, verify, test_data, how)
     verify(ex, each("Practitioner", rules.practitioner_sds_user_id, "FND-FPR-002b"))
 
 
@@ -94,8 +117,7 @@ def test_practitioner_role_profile_ids(gpc, verify, test_data, how):
     expected = test_data.data.practitioner_role_profile_ids
     if not expected:
         test_data.value("practitioner_role_profile_ids")  # ends the test as insufficient-data
-    ex = _fetch(gpc, test_data, how)
-    verify.must(ex, rules.returns("Practitioner", "FND-FPR-002c"))
+    ex = _fetch(gpc, verify, test_data, how)
     # A Find is judged on the practitioner it was asked for; a Read returns that practitioner by id.
     only = test_data.value("practitioner_sds_user_id") if how == "find" else None
     verify(ex, each("Practitioner", rules.practitioner_role_profile_ids(expected, only), "FND-FPR-002c",
@@ -106,21 +128,19 @@ def test_practitioner_role_profile_ids(gpc, verify, test_data, how):
 @pytest.mark.requirement("FND-FPR-002d")
 def test_practitioner_without_role_profile_identifiers(gpc, verify, test_data):
     sds = test_data.value("practitioner_without_role_profile_sds_user_id")
-    found = _find(gpc, sds, label="practitioner without a role profile")
-    verify.must(found, rules.returns("Practitioner", "FND-FPR-002d"))
-    verify(found, each("Practitioner", rules.identifiers_complete, "FND-FPR-002d"))
-    for pid in rules.ids_in(found.json, "Practitioner")[:1]:
+    ex = found(verify, _find(gpc, sds, label="practitioner without a role profile"), sds)
+    verify(ex, each("Practitioner", rules.identifiers_complete, "FND-FPR-002d"))
+    for pid in rules.ids_in(ex.json, "Practitioner")[:1]:
         read = gpc.call("practitioner.read", path_params={"id": pid}, label="practitioner without a role profile")
-        verify(read, rules.returns("Practitioner", "FND-FPR-002d"),
-               each("Practitioner", rules.identifiers_complete, "FND-FPR-002d"))
+        read_back(verify, read, pid)
+        verify(read, each("Practitioner", rules.identifiers_complete, "FND-FPR-002d"))
 
 
 @pytest.mark.title("Practitioner from {how} has exactly one name, with a family name")
 @pytest.mark.requirement("FND-FPR-002e")
 @HOW
 def test_practitioner_name(gpc, verify, test_data, how):
-    ex = _fetch(gpc, test_data, how)
-    verify.must(ex, rules.returns("Practitioner", "FND-FPR-002e"))
+    ex = _fetch(gpc, verify, test_data, how)
     verify(ex, each("Practitioner", rules.practitioner_name, "FND-FPR-002e"))
 
 
@@ -128,8 +148,7 @@ def test_practitioner_name(gpc, verify, test_data, how):
 @pytest.mark.requirement("FND-FPR-002f")
 @HOW
 def test_practitioner_languages(gpc, verify, test_data, how):
-    ex = _fetch(gpc, test_data, how)
-    verify.must(ex, rules.returns("Practitioner", "FND-FPR-002f"))
+    ex = _fetch(gpc, verify, test_data, how)
     verify(ex, each("Practitioner", rules.practitioner_communication, "FND-FPR-002f"))
 
 
@@ -137,8 +156,7 @@ def test_practitioner_languages(gpc, verify, test_data, how):
 @pytest.mark.requirement("FND-FPR-003")
 @HOW
 def test_practitioner_excluded_elements(gpc, verify, test_data, how):
-    ex = _fetch(gpc, test_data, how)
-    verify.must(ex, rules.returns("Practitioner", "FND-FPR-003"))
+    ex = _fetch(gpc, verify, test_data, how)
     verify(ex, each("Practitioner", rules.practitioner_excluded_elements, "FND-FPR-003"))
 
 
@@ -198,7 +216,9 @@ def test_find_practitioner_duplicate_identifier(gpc, verify, test_data):
 def test_read_practitioner(gpc, verify, test_data):
     pid = test_data.value("practitioner_id")
     ex = gpc.call("practitioner.read", path_params={"id": pid})
-    verify(ex, rules.returns("Practitioner", "FND-RPR-001a", bare=True))
+    if rules.holds(ex, "Practitioner"):  # another practitioner than the one asked for says nothing about this read
+        verify.needs(ex, rules.read_id(pid, "Practitioner"), what=f"Read practitioner {pid}")
+    verify(ex, rules.read_answer("Practitioner", "FND-RPR-001a"))
 
 
 

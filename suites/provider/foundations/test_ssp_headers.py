@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from fixtures import probes
-from gpc_assure.checks import http, outcome
 from gpc_assure.transport.interactions import PREFIX
 
 SSP_HEADERS = ("Ssp-TraceID", "Ssp-From", "Ssp-To", "Ssp-InteractionID")
@@ -18,10 +17,8 @@ REFUSAL_ROWS = ("ERR-012", "GEN-ERR-001a", "GEN-ERR-001b")
 
 
 def refused(requirement: str, reading: str | None = None) -> tuple:
-    return (http.status(400, requirement, reading=reading),
-            outcome.code_when(400, "BAD_REQUEST", "ERR-012", issue_code="invalid"),
-            outcome.error_outcome("GEN-ERR-001a"),
-            outcome.diagnostics("GEN-ERR-001b", exclude=(422,)))
+    """400 (the test's row), BAD_REQUEST (ERR-012) and the refusal's shape, judged on the 400 only."""
+    return probes.refused(requirement, reading=reading)
 
 
 @pytest.mark.title("{interaction} without the {header} header is refused with 400 BAD_REQUEST")
@@ -29,8 +26,9 @@ def refused(requirement: str, reading: str | None = None) -> tuple:
 @pytest.mark.parametrize("header", SSP_HEADERS)
 @pytest.mark.parametrize("interaction", probes.FOUNDATIONS)
 def test_missing_ssp_header(gpc, verify, test_data, interaction, header):
-    kwargs = probes.merged(probes.call_kwargs(gpc, test_data, interaction), headers={header: None})
-    verify(gpc.call(interaction, **kwargs, label=f"{interaction} without {header}"), *refused("GEN-HDR-006"))
+    kwargs = probes.merged(probes.call_kwargs(gpc, test_data, interaction, verify), headers={header: None})
+    ex = gpc.call(interaction, **kwargs, label=f"{interaction} without {header}")
+    verify(verify.answered(ex), *refused("GEN-HDR-006"))
 
 
 @pytest.mark.title("A request whose {header} header is blank is refused with 400 BAD_REQUEST")
@@ -39,7 +37,7 @@ def test_missing_ssp_header(gpc, verify, test_data, interaction, header):
 def test_blank_ssp_header(gpc, verify, header):
     # An empty value: HTTP/1.1 clients may not send one made of whitespace, which servers strip anyway.
     ex = gpc.call("metadata.read", headers={header: ""}, label=f"metadata with a blank {header}")
-    verify(ex, *refused("GEN-HDR-006"))
+    verify(verify.answered(ex), *refused("GEN-HDR-006"))
 
 
 def _other_asids(own: str, consumer: str) -> dict[str, str]:
@@ -58,7 +56,7 @@ def test_request_for_another_asid(gpc, verify, target, case):
     asid = _other_asids(target.provider.asid, target.consumer.asid)[case]
     if asid == target.provider.asid:  # a consumer configured with the provider's ASID: nothing to probe
         pytest.skip("the consumer and provider ASIDs are the same in the target file")
-    ex = gpc.call("metadata.read", headers={"Ssp-To": asid}, label=f"metadata for Ssp-To {asid}")
+    ex = verify.answered(gpc.call("metadata.read", headers={"Ssp-To": asid}, label=f"metadata for Ssp-To {asid}"))
     verify(ex, *refused("GEN-HDR-007", reading="SSP-TO: the spec names no code; we require 400 BAD_REQUEST as "
                                                "the demonstrator answers and the official SSP test expects"))
 
@@ -82,8 +80,10 @@ WRONG_INTERACTION = {
 @pytest.mark.parametrize("interaction", probes.FOUNDATIONS)
 def test_interaction_id_mismatch(gpc, verify, test_data, interaction):
     wrong = PREFIX + WRONG_INTERACTION[interaction]
-    kwargs = probes.merged(probes.call_kwargs(gpc, test_data, interaction), headers={"Ssp-InteractionID": wrong})
-    verify(gpc.call(interaction, **kwargs, label=f"{interaction} sent as {wrong}"), *refused("GEN-HDR-008"))
+    kwargs = probes.merged(probes.call_kwargs(gpc, test_data, interaction, verify),
+                           headers={"Ssp-InteractionID": wrong})
+    ex = gpc.call(interaction, **kwargs, label=f"{interaction} sent as {wrong}")
+    verify(verify.answered(ex), *refused("GEN-HDR-008"))
 
 
 @pytest.mark.title("GET /metadata with an unknown interaction ID ({value}) is refused with 400 BAD_REQUEST")
@@ -92,4 +92,4 @@ def test_interaction_id_mismatch(gpc, verify, test_data, interaction):
                                    "rest:read:metadata-1"])
 def test_unknown_interaction_id(gpc, verify, value):
     ex = gpc.call("metadata.read", headers={"Ssp-InteractionID": value}, label=f"metadata sent as {value}")
-    verify(ex, *refused("GEN-HDR-008"))
+    verify(verify.answered(ex), *refused("GEN-HDR-008"))

@@ -6,8 +6,11 @@ allows (the optional headers and, for POST, every update shape and level). Reque
 suite's own client, so each is recorded as evidence.
 
 - Positive mode is the gate: every valid request must get a documented status with the right
-  content type and echoed headers, and every body must be valid against the description. Problems
-  are reported under the requirement they break.
+  content type and echoed headers, and every body must be valid against the description. Each
+  judgement is under the requirement it is about: a refused valid request is charged to an optional
+  header only when the same request with that header is accepted (else to PFS-UP-001/-002), and a
+  GET answer is judged only once it holds the patient's own permissions. Judgements are tallied, not
+  raised, and a requirement is met only by generated requests that judged it.
 - Negative mode is advisory: requests that break the description should be refused, but the
   description's header patterns are stricter than its own prose (UP-CORRELATION-ID), so what it
   finds is reported (the test ends skipped with the list, and the pack holds
@@ -26,8 +29,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from gpc_assure.checks import permissions as up
-from gpc_assure.findings import Finding
+from gpc_assure.checks.core import Judgement, Verdict
 from gpc_assure.pfs import openapi
+from gpc_assure.plugins.permissions import Tally
 from gpc_assure.plugins.state import RUN
 from gpc_assure.transport.exchange import Exchange
 
@@ -54,6 +58,11 @@ NEGATIVE = [
 ]
 # What a valid request may get: GET its permissions; POST a pending request or a 403 refusal (business rules).
 ACCEPTED = {"GET": {200}, "POST": {200, 403}}
+OK_REQUIREMENT = {"GET": "PFS-UP-001", "POST": "PFS-UP-002"}
+# The parts of a GET body the positive test validates, per version (each under its own requirement).
+CONTENT = {"current": ("PFS-UP-001", "PFS-UP-020", "PFS-UP-022", "PFS-UP-025", "PFS-UP-026", "PFS-UP-029"),
+           "legacy": ("PFS-UP-001", "PFS-UP-021", "PFS-UP-022", "PFS-UP-025", "PFS-UP-026", "PFS-UP-027",
+                      "PFS-UP-028", "PFS-UP-029")}
 PER_REQUIREMENT = 3  # findings kept per requirement (the first ones; the evidence holds every exchange)
 SETTINGS = settings(deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
@@ -73,9 +82,15 @@ def _mode(name: str) -> Any:
     return GenerationMode(name)
 
 
-def _send(pfs, case: Any, label: str) -> tuple[Exchange, dict[str, Any]]:
+def _send(pfs, case: Any, label: str, add: dict[str, str] | None = None) -> tuple[Exchange, dict[str, Any]]:
     kwargs = case.as_transport_kwargs(base_url=pfs.base_url)
     headers = {k: v for k, v in kwargs["headers"].items() if not k.lower().startswith("x-schemathesis")}
+    if add:
+        # A probe: the same request with an optional header added (and a fresh X-Request-ID, so the provider
+        # cannot answer it from a replay of the first).
+        headers = {k: v for k, v in headers.items() if k.lower() not in {a.lower() for a in add} | {"x-request-id"}}
+        headers.update(add)
+        headers.setdefault("X-Request-ID", str(uuid.uuid4()))
     body = b""
     if "json" in kwargs:
         body = json.dumps(kwargs["json"]).encode("utf-8")
@@ -97,57 +112,96 @@ def _as_httpx(ex: Exchange, kwargs: dict[str, Any]) -> httpx.Response:
     return response
 
 
-def _schemathesis_findings(case: Any, response: httpx.Response, method: str) -> list[Finding]:
-    """schemathesis's own checks, each failure under the requirement it breaks."""
+def _schemathesis_failures(case: Any, ex: Exchange, kwargs: dict[str, Any], method: str) -> list[Judgement]:
+    """schemathesis's own checks, each failure under the requirement it breaks (a pass is no support:
+    what a response must hold is judged by the suite's own checks)."""
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
-    ok_requirement = "PFS-UP-001" if method == "GET" else "PFS-UP-002"
+    response = _as_httpx(ex, kwargs)
     out = []
-    for check, requirement in ((not_a_server_error, ok_requirement), (status_code_conformance, ok_requirement),
+    for check, requirement in ((not_a_server_error, OK_REQUIREMENT[method]),
+                               (status_code_conformance, OK_REQUIREMENT[method]),
                                (content_type_conformance, "PFS-UP-013")):
         try:
             case.validate_response(response, checks=[check])
         except (AssertionError, BaseExceptionGroup) as exc:  # schemathesis raises a FailureGroup of Failures
             failures = getattr(exc, "exceptions", None) or [exc]
             for f in failures:
-                title = getattr(f, "title", None) or type(f).__name__
+                title = getattr(f, "title", None) or "a failed check"
                 message = (getattr(f, "message", "") or str(f)).strip().splitlines()
-                out.append(Finding(requirement, f"schemathesis {check.__name__}: {title}"
-                                                + (f" — {message[0][:200]}" if message else "")))
+                out.append(Judgement(requirement, Verdict.NOT_MET, f"schemathesis {check.__name__}: {title}"
+                                     + (f" — {message[0][:200]}" if message else ""),
+                                     check=f"schemathesis {check.__name__}").on(ex))
     return out
 
 
-def _own_findings(ex: Exchange, version: str, method: str) -> list[Finding]:
-    """What a valid request must get, beyond schemathesis's checks: acceptance, echoes, valid bodies."""
-    out: list[Finding] = []
+def _refusal(pfs, case: Any, ex: Exchange, method: str, role: str) -> Judgement:
+    """A request valid against the description was refused: charged to the optional header it went without
+    when the same request with that header is accepted, else to the operation's own requirement."""
+    codes = ", ".join(up.spine_codes(ex)) or "no error code"
+    for header, requirement in (("X-Request-ID", "PFS-UP-011"), ("X-Correlation-ID", "PFS-UP-012")):
+        if ex.request.header(header) is not None:
+            continue
+        probe, _ = _send(pfs, case, f"schemathesis probe: the refused {method} again with {header} ({role})",
+                         add={header: str(uuid.uuid4())})
+        if probe.status in ACCEPTED[method]:
+            return Judgement(requirement, Verdict.NOT_MET,
+                             f"a request valid against the description without the optional {header} got HTTP "
+                             f"{ex.status} ({codes}); the same request with {header} got HTTP {probe.status}",
+                             check=f"{header} is optional").on(ex)
+    return Judgement(OK_REQUIREMENT[method], Verdict.NOT_MET,
+                     f"a request valid against the description got HTTP {ex.status} ({codes}), expected "
+                     f"{' or '.join(map(str, sorted(ACCEPTED[method])))}",
+                     check="a request valid against the description is handled").on(ex)
+
+
+def _judged(pfs, case: Any, ex: Exchange, kwargs: dict[str, Any], version: str, method: str, role: str,
+            expected: dict[str, str]) -> list[Judgement]:
+    """Everything one generated request shows, each judgement under the requirement it is about."""
+    if ex.response is None:
+        return up.status(200, OK_REQUIREMENT[method])(ex)  # no response: not met
     status = ex.status
+    out: list[Judgement] = []
     if status not in ACCEPTED[method]:
-        # A valid request refused: when it went without an optional header, that header was not optional.
-        if ex.request.header("X-Request-ID") is None:
-            requirement = "PFS-UP-011"
-        elif ex.request.header("X-Correlation-ID") is None:
-            requirement = "PFS-UP-012"
-        else:
-            requirement = "PFS-UP-001" if method == "GET" else "PFS-UP-002"
-        out.append(Finding(requirement, f"a request valid against the description got HTTP {status} "
-                                        f"({', '.join(up.spine_codes(ex)) or 'no error code'})"))
-    out += up.echoed("X-Request-ID", "PFS-UP-011")(ex)
-    out += up.echoed("X-Correlation-ID", "PFS-UP-012")(ex)
-    try:
-        body = ex.json
-    except Exception:  # not JSON: schemathesis's content-type check and PFS-UP-001/002 report it
-        return out
+        out.append(_refusal(pfs, case, ex, method, role))
+        for check in (up.valid_error(version), up.media_type("application/fhir+json", "PFS-UP-013", up.REFUSAL)):
+            out += check(ex)
+    elif status == 200 and method == "GET":
+        # Whose permissions these are first: an answer about someone else leaves everything else unjudged.
+        for precondition in (up.permissions_answer(), up.own_permissions(expected, version)):
+            found = precondition(ex)
+            if not all(j.met for j in found):
+                return found
+        out += up.status(200, up.GET_OK)(ex)
+        out += up.media_type("application/json", "PFS-UP-013")(ex)
+        for requirement in CONTENT[version]:
+            out += up.valid_permissions(version, requirement)(ex)
+    elif status == 200:
+        # The update response is PFS-UP-002's whatever it holds; the rest is judged only on an answer about
+        # the request that was made (one fixed body for every request is not).
+        out += up.valid_update_response(version)(ex)
+        asked = body_json_of_request(ex)
+        about = up.answer_about_request(asked)(ex) if isinstance(asked, dict) else []
+        if not about or not all(j.met for j in about):
+            return out + about
+        out += about
+        out += up.media_type("application/json", "PFS-UP-013")(ex)
+    else:  # a business-rule refusal of a POST (403): an error like any other
+        out += up.valid_error(version)(ex)
+        out += up.media_type("application/fhir+json", "PFS-UP-013", up.REFUSAL)(ex)
     if status == 200:
-        out += up.schema_findings(body, version, "permissions" if method == "GET" else "update")
-        if method == "POST":
-            asked = json.loads(ex.request.body or b"{}")
-            got = {k: body.get(k) for k in asked} if isinstance(body, dict) else {}
-            if isinstance(asked, dict) and got != asked:
-                out.append(Finding("PFS-UP-041", f"asked for {asked}, the answer is about {got}"))
-    elif status is not None and 400 <= status < 500:
-        out += up.schema_findings(body, version, "error")
-    return out
+        # The description gives the echoed headers on the 200 answer (responses.200.headers) only.
+        out += up.echoed("X-Request-ID", "PFS-UP-011")(ex)
+        out += up.echoed("X-Correlation-ID", "PFS-UP-012", reading="UP-CORRELATION-ID")(ex)
+    return out + _schemathesis_failures(case, ex, kwargs, method)
+
+
+def body_json_of_request(ex: Exchange) -> Any:
+    try:
+        return json.loads(ex.request.body or b"null")
+    except ValueError:
+        return None
 
 
 @pytest.mark.title("Property test (positive): every request valid against the description is handled correctly")
@@ -156,11 +210,12 @@ def test_positive(pfs, permissions, verify, version, method, left_behind):
     role = "online" if method == "GET" else "requester"
     patient = permissions.patient(role)
     token = pfs.tokens.token(role)
+    expected = permissions.expected(role).known() if method == "GET" else {}
     operation = _operation(version, method, pfs.base_url)
     strategy = operation.as_strategy(generation_mode=_mode("positive"),
                                      path_parameters={"id": patient.nhs_number},
                                      headers={"Authorization": f"Bearer {token}"})
-    found: dict[str, list[Finding]] = {}
+    tally = Tally(PER_REQUIREMENT, unit="generated request")
     sent = [0]
 
     @SETTINGS
@@ -171,21 +226,12 @@ def test_positive(pfs, permissions, verify, version, method, left_behind):
             case.headers["X-Request-ID"] = str(uuid.uuid4())
         ex, kwargs = _send(pfs, case, f"schemathesis positive {method} ({role})")
         sent[0] += 1
-        if ex.response is None:
-            found.setdefault("PFS-UP-001", []).append(Finding("PFS-UP-001", f"no response: {ex.error}"))
-            return
-        for f in _schemathesis_findings(case, _as_httpx(ex, kwargs), method) + _own_findings(ex, version, method):
-            kept = found.setdefault(f.requirement, [])
-            if len(kept) < PER_REQUIREMENT and f.message not in {k.message for k in kept}:
-                kept.append(Finding(f.requirement, f"{f.message} — {ex.describe()}"
-                                    + (f" [{ex.evidence_file}]" if ex.evidence_file else "")))
+        tally.add(_judged(pfs, case, ex, kwargs, version, method, role, expected))
 
     each()
     if method == "POST":
         left_behind(f"pending requests filed by {sent[0]} generated POSTs (requester patient)")
-    for findings in found.values():
-        for f in findings:
-            verify.finding(f.requirement, f.message)
+    tally.record(verify)
 
 
 def _advisory_file(request: pytest.FixtureRequest, name: str, data: Any) -> str | None:
@@ -235,8 +281,11 @@ def test_negative_advisory(pfs, permissions, request, version, method):
     each()
     summary = {"operation": f"{method} /Patient/{{id}}", "version": version, **counts, "accepted": advisories}
     where = _advisory_file(request, f"schemathesis-negative-{version}-{method.lower()}.json", summary)
+    # Always skipped: an advisory decides no verdict, so the test records no judgement either way.
     if advisories:
         kinds = sorted({", ".join(a["broken"]) or "?" for a in advisories})
         pytest.skip(f"advisory (decides no verdict): {len(advisories)} of {counts['sent']} requests that break the "
                     f"description were not refused with a 4xx (broken parts: {'; '.join(kinds)}); "
                     f"see {where or 'the evidence'}")
+    pytest.skip(f"advisory (decides no verdict): all {counts['refused']} of {counts['sent']} requests that break the "
+                f"description were refused with a 4xx; see {where or 'the evidence'}")

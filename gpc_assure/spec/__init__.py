@@ -1,0 +1,1 @@
+"""Facts about the specifications themselves (their pages and where they are published)."""
