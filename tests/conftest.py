@@ -49,3 +49,17 @@ def fault_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     proc = run_gpc("run", *PACK_SELECTION, "--fault", PACK_FAULT, "--output", out)
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-3000:]
     return out
+
+
+@pytest.fixture(scope="session")
+def declared_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fault-free run with the example declarations file and the reference's [system] section (read-only)."""
+    from report_samples import PACK_SELECTION, run_gpc
+
+    from gpc_assure.paths import FIXTURES_DIR
+
+    out = tmp_path_factory.mktemp("packs") / "declared"
+    proc = run_gpc("run", *PACK_SELECTION, "--declarations", FIXTURES_DIR / "declarations" / "reference.toml",
+                   "--output", out)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return out

@@ -183,7 +183,7 @@ MISBEHAVES_LATER = {
     "resets-after-preflight": Case(h.resets, 1, "reset"),
 }
 # Hangs after preflight, with a run deadline shorter than the selected tests need.
-RUN_DEADLINE = Case(h.never_answers, 1, "no response to judge: the target sent nothing for 1 s", h.METADATA_TESTS,
+RUN_DEADLINE = Case(h.never_answers, 1, "no response: the target sent nothing for 1 s", h.METADATA_TESTS,
                     {"timeouts": {"run_s": 4.0}})
 CASES = {**UNUSABLE, **MISBEHAVES_LATER, "run-deadline": RUN_DEADLINE}
 RUN_BOUND_S = 90  # generous: the runs share a busy machine; what matters is that each run ends

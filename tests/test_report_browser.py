@@ -80,3 +80,49 @@ def test_report_prints_to_a_pdf(fault_pack: Path, tmp_path: Path):
              (fault_pack / "report.html").resolve().as_uri())
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b", data)) >= 2
+
+
+def _pages(pdf: Path) -> int:
+    return len(re.findall(rb"/Type\s*/Page\b", pdf.read_bytes()))
+
+
+def test_the_summary_prints_on_one_page(declared_pack: Path, tmp_path: Path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    pdf = ARTIFACTS / "report-summary.pdf"
+    url = (declared_pack / "report.html").resolve().as_uri() + "?print=summary"
+    chromium(tmp_path, "--no-pdf-header-footer", "--virtual-time-budget=5000", f"--print-to-pdf={pdf}", url)
+    assert _pages(pdf) == 1, f"the summary printed on {_pages(pdf)} pages"
+
+
+def test_a_reviewer_finds_readiness_identity_declarations_and_what_a_test_judged(declared_pack: Path,
+                                                                                  tmp_path: Path):
+    results = json.loads((declared_pack / "results.json").read_text())
+    url = (declared_pack / "report.html").resolve().as_uri()
+    dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", url).stdout
+    assert re.search(r'id="readiness"[^>]*>Submission readiness: not ready', dom)
+    system = results["run"]["system"]
+    assert system["product"] in dom and system["environment"] in dom and results["run"]["tool"]["version"] in dom
+    declared = [r["id"] for r in results["requirements"] if r.get("kind") == "declaration"]
+    assert declared and all(f'id="decl-{rid}"' in dom for rid in declared)
+    # A sampled met requirement, searched by its ID: its tests show with what they judged; others hide.
+    sample = next(r for r in results["requirements"] if r["verdict"] == "met")
+    judged = {t["id"] for t in results["tests"] if any(j["requirement"] == sample["id"] for j in t["judgements"])}
+    dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", f"{url}?q={sample['id']}").stdout
+    shown = re.findall(r'<details class="test( hidden)?" id="(t-[0-9a-f]+)"[^>]*data-reqs="([^"]*)"', dom)
+    visible = [(tid, reqs) for hidden, tid, reqs in shown if not hidden]
+    assert visible and len(visible) == len(judged) and all(sample["id"] in reqs.split() for _, reqs in visible)
+    first = dom[dom.index(f'id="{visible[0][0]}"'):]
+    first = first[:first.index("</details>")]
+    assert f'href="#req-{sample["id"]}">{sample["id"]}</a></td><td class="nowrap"><span class="badge j-met">' in first
+
+
+def test_the_workbook_carries_readiness_identity_and_every_declaration(declared_pack: Path):
+    from openpyxl import load_workbook
+
+    results = json.loads((declared_pack / "results.json").read_text())
+    wb = load_workbook(declared_pack / "scal.xlsx", read_only=True)
+    rows = wb["Run"].iter_rows(values_only=True)
+    run_sheet = "\n".join(" ".join(str(c) for c in row if c is not None) for row in rows)
+    assert results["run"]["system"]["product"] in run_sheet and "not ready" in run_sheet.lower()
+    decl = {row[0] for row in wb["Declarations"].iter_rows(min_row=2, values_only=True)}
+    assert {r["id"] for r in results["requirements"] if r.get("kind") == "declaration"} <= decl

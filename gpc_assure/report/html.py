@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from gpc_assure.report import results as results_mod
 from gpc_assure.report.results import exit_code
+from gpc_assure.report.scal import nhs_identifiers, other_references
 
 MAX_BODY_CHARS = 100_000  # per body in the page; the exchange file keeps the whole (redacted) body
 VERDICTS = ("not-met", "accepted-deviation", "met", "insufficient-data", "awaiting-attestation", "attested",
@@ -151,6 +152,8 @@ def context(pack: Path, results: dict[str, Any], baseline: dict[str, Any] | None
         "outstanding_count": sum(len(readiness.get(k) or []) for k, _ in OUTSTANDING),
         "titles": {t["id"]: t.get("title") or t["id"].split("::")[-1] for t in tests},
         "baseline": baseline,
+        "nhs_ids": nhs_identifiers,
+        "other_refs": other_references,
         "deviations": results.get("deviations") or {},
         "notes": NOTES,
         "masked": bool(run.get("patients_masked")),

@@ -19,9 +19,11 @@
       sec.classList.toggle("hidden", !!flow && sec.dataset.flow !== flow);
     });
     document.querySelectorAll("details.test").forEach(function (t) {
+      // A requirement ID typed in the search box shows the tests that judged it, not only those naming it.
+      var matches = !text || t.querySelector("summary").textContent.toLowerCase().indexOf(text) >= 0
+        || (t.dataset.reqs || "").toLowerCase().split(" ").indexOf(text) >= 0;
       var ok = has(t.dataset.flow, flow) && has(t.dataset.verdicts, verdict) && has(t.dataset.levels, level)
-        && has(t.dataset.outcome, outcome)
-        && (!text || t.querySelector("summary").textContent.toLowerCase().indexOf(text) >= 0);
+        && has(t.dataset.outcome, outcome) && matches;
       t.classList.toggle("hidden", !ok);
       if (ok) { shownTests++; }
     });
@@ -47,12 +49,21 @@
   });
   // Filters can be preset in the address: report.html?flow=foundations&verdict=not-met&level=SHALL&q=CAP
   var params = new URLSearchParams(location.search);
+  // report.html?print=summary prints the one-page summary alone.
+  if (params.get("print") === "summary") { document.body.classList.add("print-summary"); }
   [["flow", "f-flow"], ["verdict", "f-verdict"], ["level", "f-level"], ["outcome", "f-outcome"], ["q", "f-text"]]
     .forEach(function (pair) { if (params.get(pair[0])) { $(pair[1]).value = params.get(pair[0]); } });
-  // Following a link to a test opens it.
+  // Following a link opens its target, even one the filters hide (they are cleared so it shows).
   function openTarget() {
     var el = location.hash && document.getElementById(location.hash.slice(1));
-    if (el && el.tagName === "DETAILS") { el.open = true; }
+    if (!el) { return; }
+    var hidden = el.classList.contains("hidden") || (el.closest && el.closest(".hidden"));
+    if (hidden) {
+      controls.forEach(function (id) { $(id).value = ""; });
+      apply();
+    }
+    if (el.tagName === "DETAILS") { el.open = true; }
+    el.scrollIntoView();
   }
   window.addEventListener("hashchange", openTarget);
   openTarget();
