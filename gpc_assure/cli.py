@@ -64,8 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rebuild a pack's reports and manifest from its results.json")
     rep.add_argument("pack", type=Path, metavar="DIR")
-    ver = sub.add_parser("verify", help="check every file of a pack against its manifest.json")
+    ver = sub.add_parser("verify", help="check every file of a pack against its manifest.json, and every verdict "
+                                        "against the test records")
     ver.add_argument("pack", type=Path, metavar="DIR")
+    ver.add_argument("--public-key", type=Path, metavar="PEM",
+                     help="also check manifest.sig against the supplier's Ed25519 public key")
+    sig = sub.add_parser("sign", help="sign a pack's manifest.json with the supplier's Ed25519 private key")
+    sig.add_argument("pack", type=Path, metavar="DIR")
+    sig.add_argument("--key", type=Path, required=True, metavar="PEM", help="Ed25519 private key (PEM)")
+    sig.add_argument("--password-env", metavar="NAME", help="environment variable holding the key's password")
     dif = sub.add_parser("diff", help="requirements and tests whose verdict changed between two runs")
     dif.add_argument("old", type=Path, metavar="OLD", help="evidence pack folder (or its results.json)")
     dif.add_argument("new", type=Path, metavar="NEW", help="evidence pack folder (or its results.json)")
@@ -230,6 +237,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return verdict
 
 
+def cmd_sign(args: argparse.Namespace) -> int:
+    from gpc_assure.report import manifest
+
+    if not (args.pack / manifest.MANIFEST).is_file():
+        raise ConfigError(f"{args.pack}: no {manifest.MANIFEST} (not an evidence pack, or not finished)")
+    password = os.environ.get(args.password_env) if args.password_env else None
+    path = manifest.sign(args.pack, args.key, password)
+    print(f"gpc-assure: signed {args.pack / manifest.MANIFEST} -> {path}")
+    return 0
+
+
 def _declarations_of(target: Path | None) -> Path | None:
     """The declarations file a target file names in [system] (relative to the target file)."""
     if target is None:
@@ -298,6 +316,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         unfounded = [str(exc)]
     for line in unfounded:
         print(f"verdict: {line}")
+    if args.public_key:
+        bad = manifest.check_signature(args.pack, args.public_key)
+        if bad:
+            unfounded.append(bad)
+            print(f"signature: {bad}")
+        else:
+            print(f"signature: manifest.json is signed by the key {args.public_key.name}")
     if result.ok and not unfounded:
         print(f"gpc-assure: {args.pack}: all {result.checked} files match manifest.json and every verdict follows "
               f"from the test records (manifest sha256 {result.manifest_sha256})")
@@ -305,7 +330,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not result.ok:
         print(f"gpc-assure: {args.pack}: the pack does NOT match its manifest", file=sys.stderr)
     if unfounded:
-        print(f"gpc-assure: {args.pack}: {len(unfounded)} verdict(s) do NOT follow from the test records",
+        print(f"gpc-assure: {args.pack}: {len(unfounded)} problem(s) with the verdicts or the signature",
               file=sys.stderr)
     return 1
 
@@ -414,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command == "sign":
+            return cmd_sign(args)
         if args.command == "diff":
             return cmd_diff(args)
         if args.command == "reference" and args.reference_command == "consumer":

@@ -53,3 +53,14 @@ def test_tests_do_not_name_untested_requirements(collected_tests):
 def test_non_automated_requirements_give_reasons():
     missing = [r.id for r in load_catalogue() if r.verification != "automated" and not (r.reason or "").strip()]
     assert not missing
+
+
+def test_each_rows_wording_matches_its_level():
+    """A SHALL row does not say should/may (it would read as optional); a SHOULD or MAY row does not say must."""
+    import re
+
+    loose = re.compile(r"\b(should|may|might|optional|optionally)\b", re.IGNORECASE)
+    strict = re.compile(r"\b(must|shall)\b", re.IGNORECASE)
+    odd = [f"{r.id} ({r.level}): {r.statement}" for r in load_catalogue()
+           if (r.level == "SHALL" and loose.search(r.statement)) or (r.level != "SHALL" and strict.search(r.statement))]
+    assert not odd, "statements whose wording contradicts their level:\n  " + "\n  ".join(odd)

@@ -60,3 +60,31 @@ def test_a_met_without_its_judgements_does_not_follow(clean_pack: Path, tmp_path
         t["judgements"] = [j for j in t.get("judgements", []) if j["requirement"] != rid]
     (copy / "results.json").write_text(json.dumps(data), "utf-8")
     assert any(p.startswith(f"{rid}: recorded as met") for p in integrity.problems(copy, data))
+
+
+def _keypair(folder: Path, name: str) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private = folder / f"{name}.pem"
+    public = folder / f"{name}.pub.pem"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, public
+
+
+def test_a_signed_pack_verifies_with_the_suppliers_key_only(clean_pack: Path, tmp_path: Path):
+    copy = tmp_path / "pack"
+    shutil.copytree(clean_pack, copy)
+    private, public = _keypair(tmp_path, "supplier")
+    _, other = _keypair(tmp_path, "someone-else")
+    assert run_gpc("sign", copy, "--key", private).returncode == 0
+    ok = run_gpc("verify", copy, "--public-key", public)
+    assert ok.returncode == 0 and "signed by the key supplier.pub.pem" in ok.stdout, ok.stdout + ok.stderr
+    wrong = run_gpc("verify", copy, "--public-key", other)
+    assert wrong.returncode == 1 and "does not match manifest.json" in wrong.stdout
+    run_gpc("report", copy)  # a rebuild writes a new manifest: the supplier's signature no longer covers it
+    assert run_gpc("verify", copy, "--public-key", public).returncode == 1

@@ -290,15 +290,24 @@ def book_organisation(calls: Sequence[Exchange]) -> list[str]:
     return _each_booking(calls, one)
 
 
-def book_optional(calls: Sequence[Exchange]) -> list[str]:
-    """APT-BOOK-006: no reason or specialty; a Practitioner participant when the slot's schedule names one."""
+def book_no_reason(calls: Sequence[Exchange]) -> list[str]:
+    """APT-BOOK-006: a booking carries no reason or specialty."""
     def one(n: int, _ex: Exchange, body: dict[str, Any]) -> list[str]:
-        out = [f"the booking carries {k}" for k in ("reason", "specialty") if body.get(k)]
+        return [f"the booking carries {k}" for k in ("reason", "specialty") if body.get(k)]
+
+    return _each_booking(calls, one)
+
+
+def book_practitioner(calls: Sequence[Exchange]) -> list[str]:
+    """APT-BOOK-006b: a Practitioner participant when the booked slot's schedule names the practitioner."""
+    def one(n: int, _ex: Exchange, body: dict[str, Any]) -> list[str]:
         served = slots_served(calls[:n])
         slots = [served[i] for i in booked_slot_ids(body) if i in served]
-        if any(s.practitioner_id for s in slots) and not _participants(body, "Practitioner"):
-            out.append("no Practitioner participant, though the slot's schedule names the practitioner")
-        return out
+        if not any(s.practitioner_id for s in slots):
+            raise NotJudged("no booked slot's schedule names a practitioner")
+        if not _participants(body, "Practitioner"):
+            return ["no Practitioner participant, though the slot's schedule names the practitioner"]
+        return []
 
     return _each_booking(calls, one)
 

@@ -24,6 +24,7 @@ from typing import Any
 from gpc_assure import SPEC_VERSIONS, __version__
 
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"  # an Ed25519 signature of manifest.json by the supplier's key (gpc-assure sign)
 FORMAT = "gpc-assure-manifest/1"
 # The distributions whose versions decide what a run checks and how its outputs look.
 _DEPENDENCIES = ("pytest", "hypothesis", "httpx", "fhir.resources", "jsonschema", "pydantic", "starlette",
@@ -46,7 +47,7 @@ def pack_files(pack: Path) -> list[str]:
         dirs.sort()
         for name in files:
             rel = Path(root, name).relative_to(pack).as_posix()
-            if rel != MANIFEST:
+            if rel not in (MANIFEST, SIGNATURE):
                 out.append(rel)
     return sorted(out)
 
@@ -154,3 +155,52 @@ def verify(pack: Path) -> Verification:
             v.changed.append(rel)
     v.added = sorted(present - set(recorded))
     return v
+
+
+# -- signatures: the supplier signs the manifest; a reviewer checks it with the supplier's public key ----
+
+def sign(pack: Path, key_file: Path, password: str | None = None) -> Path:
+    """Sign manifest.json with an Ed25519 private key (PEM); writes manifest.sig (base64)."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from gpc_assure.errors import ConfigError
+
+    try:
+        key = load_pem_private_key(key_file.read_bytes(), password.encode() if password else None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{key_file}: not a readable PEM private key ({type(exc).__name__})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{key_file}: the key is not an Ed25519 key")
+    path = pack / SIGNATURE
+    path.write_text(base64.b64encode(key.sign((pack / MANIFEST).read_bytes())).decode("ascii") + "\n", "ascii")
+    return path
+
+
+def check_signature(pack: Path, public_key_file: Path) -> str | None:
+    """None when manifest.sig is a valid signature of manifest.json by this public key, else why not."""
+    import base64
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(public_key_file.read_bytes())
+    except (OSError, ValueError) as exc:
+        return f"{public_key_file}: not a readable PEM public key ({type(exc).__name__})"
+    if not isinstance(key, Ed25519PublicKey):
+        return f"{public_key_file}: the key is not an Ed25519 key"
+    try:
+        signature = base64.b64decode((pack / SIGNATURE).read_text("ascii").strip(), validate=True)
+    except FileNotFoundError:
+        return f"the pack has no {SIGNATURE} (it was not signed)"
+    except (ValueError, UnicodeDecodeError):
+        return f"{SIGNATURE} is not a base64 signature"
+    try:
+        key.verify(signature, (pack / MANIFEST).read_bytes())
+    except InvalidSignature:
+        return f"{SIGNATURE} does not match manifest.json under this public key (signed by another key, or changed)"
+    return None

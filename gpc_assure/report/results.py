@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -103,6 +104,8 @@ def requirement_verdicts(catalogue: Catalogue, records: list[dict[str, Any]], fl
             entry["applies_to"] = list(req.applies_to)
         if evidence:
             entry["evidence"] = evidence
+        if verdict == "met":
+            entry["judged_on"] = judged_on(req.id, tests)
         if causes:
             entry["blocked_by"] = causes
         if req.readings:
@@ -114,6 +117,17 @@ def requirement_verdicts(catalogue: Catalogue, records: list[dict[str, Any]], fl
 def _judgements_of(rid: str, tests: list[dict[str, Any]], verdict: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [(t, j) for t in tests for j in t.get("judgements", []) if j["requirement"] == rid
             and j["verdict"] == verdict]
+
+
+_EXCHANGE_NAME = re.compile(r"^exchanges/\d+-(.+)\.json$")
+
+
+def judged_on(rid: str, tests: list[dict[str, Any]]) -> list[str]:
+    """The interactions whose exchanges met judgements of the requirement were made on (e.g. slot-search):
+    a reviewer sees whether a rule about every interaction was shown on one or on all."""
+    out = {m.group(1) for t in tests for j in t.get("judgements", []) if j["requirement"] == rid
+           and j["verdict"] == "met" for x in j.get("exchanges", []) if (m := _EXCHANGE_NAME.match(x))}
+    return sorted(out)
 
 
 def _cite(test: dict[str, Any], j: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +154,7 @@ def _verdict(rid: str, verification: str, catalogue_reason: str | None, tests: l
     met = _judgements_of(rid, tests, "met")
     if met:
         return "met", None, [_cite(t, j) for t, j in met[:MAX_EVIDENCE]], []
+
     if tests and all(t["outcome"] == "not-applicable" for t in tests):
         return "not-applicable", tests[0].get("message"), [], []
     if verification == "not-tested":

@@ -42,6 +42,8 @@ NO_CREATED = _fault("books-without-created", ["APT-BOOK-004"], "bookings carry n
 WRONG_ORG_TYPE = _fault("booking-organisation-wrong-type", ["APT-BOOK-005"],
                         "the booking organisation's type differs from the organisation type sent in searchFilter")
 WITH_REASON = _fault("books-with-reason", ["APT-BOOK-006"], "bookings carry a reason")
+NO_PRACTITIONER = _fault("books-without-practitioner", ["APT-BOOK-006b"],
+                         "bookings leave out the Practitioner participant the slot's schedule names")
 LONG_DESCRIPTION = _fault("description-over-100-characters", ["APT-BOOK-008", "CON-016"],
                           "bookings carry a 120-character description")
 BOOKS_UNREGISTERED = _fault("books-without-registering", ["APT-BOOK-021", "CON-006b"],
@@ -138,6 +140,9 @@ def appointment(s: Session, ctx: dict[str, str], slots: list[booking.FreeSlot], 
         body.pop("created", None)
     if f.on(WITH_REASON):
         body["reason"] = [{"text": "Sore throat"}]
+    if f.on(NO_PRACTITIONER):
+        body["participant"] = [p for p in body["participant"]
+                               if not p["actor"]["reference"].startswith("Practitioner/")]
     if f.on(ABSOLUTE_REFERENCES):
         for p in body["participant"]:
             p["actor"]["reference"] = f"{ctx['base_url']}/{p['actor']['reference']}"

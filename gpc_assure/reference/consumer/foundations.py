@@ -32,7 +32,7 @@ SKIPS_FIND = _fault("skips-find-before-register", ["CON-006a"],
 BARE_PATIENT = _fault("register-posts-bare-patient", ["FND-REG-001"],
                       "register posts the Patient itself instead of a Parameters resource wrapping it")
 NO_BIRTH_DATE = _fault("register-without-birth-date", ["FND-REG-002", "CON-007"], "register sends no birthDate")
-NO_GENDER = _fault("register-omits-gender", ["FND-REG-003", "CON-007"],
+NO_GENDER = _fault("register-omits-gender", ["FND-REG-003"],
                    "register leaves out the gender the consumer holds")
 DISALLOWED_ELEMENTS = _fault("register-sends-disallowed-elements", ["FND-REG-004", "CON-007"],
                              "register sends active, maritalStatus and generalPractitioner")

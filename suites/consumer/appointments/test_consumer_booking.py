@@ -73,13 +73,21 @@ def test_booking_organisation(consumer, verify):
                 "the type the search sent", lambda: b.book_organisation(calls))
 
 
-@pytest.mark.title("A booking names the practitioner and carries no reason or specialty")
+@pytest.mark.title("A booking carries no reason or specialty")
 @pytest.mark.requirement("APT-BOOK-006")
-def test_booking_optional_elements(consumer, verify):
+def test_booking_without_reason_or_specialty(consumer, verify):
     bookings(consumer)
     calls = journey(consumer)
-    verify.rule("APT-BOOK-006", "no booking carries reason or specialty, and each names the practitioner its "
-                "slot's schedule names", lambda: b.book_optional(calls))
+    verify.rule("APT-BOOK-006", "no booking carries reason or specialty", lambda: b.book_no_reason(calls))
+
+
+@pytest.mark.title("A booking names the practitioner its slot's schedule names")
+@pytest.mark.requirement("APT-BOOK-006b")
+def test_booking_names_the_practitioner(consumer, verify):
+    bookings(consumer)
+    calls = journey(consumer)
+    verify.rule("APT-BOOK-006b", "each booking names the practitioner its slot's schedule names",
+                lambda: b.book_practitioner(calls))
 
 
 @pytest.mark.title("description is at most 100 characters and comment at most 500")

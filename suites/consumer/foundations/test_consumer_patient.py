@@ -73,5 +73,4 @@ def test_register_content(consumer, verify):
     for c in registers:
         verify(c, per_call(minimum, "FND-REG-002"), per_call(minimum, "CON-007"),
                per_call(recommended, "FND-REG-003", reading="REG-SHOULD: gender when held"),
-               per_call(recommended, "CON-007"),
                per_call(f.register_nothing_else, "FND-REG-004"), per_call(f.register_nothing_else, "CON-007"))
