@@ -107,6 +107,12 @@ class Declaration(BaseModel):
 
 
 class Attestation(BaseModel):
+    """A person's attestation of one attested requirement: who, when, what they saw, and evidence.
+
+    The same record serves the declarations file and a consumer's attestation file
+    (gpc_assure/consumer/attestation.py), where a reviewer may add who confirmed it and when.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     requirement: str
@@ -114,8 +120,14 @@ class Attestation(BaseModel):
     at: str
     seen: str
     evidence: str | None = None
+    run: str | None = None  # the run the person watched
+    confirmed_by: str | None = None  # added by the reviewer who checked the evidence
+    confirmed_at: str | None = None
 
-    _when = field_validator("at", mode="before")(classmethod(lambda cls, v: _date_text(v)))
+    @field_validator("at", "confirmed_at", mode="before")
+    @classmethod
+    def _when(cls, v: Any) -> Any:
+        return v.isoformat() if isinstance(v, dt.date | dt.datetime | dt.time) else v
 
     @field_validator("by", "seen")
     @classmethod

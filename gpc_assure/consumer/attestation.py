@@ -22,7 +22,6 @@ confirmed. The file and every evidence file are copied into the pack, so manifes
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import shutil
@@ -31,10 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gpc_assure.consumer.journey import Journey, resources_of
 from gpc_assure.consumer.scenarios import PFS_GET, PFS_POST, PFS_RECORD
+from gpc_assure.declarations import Attestation
 from gpc_assure.errors import ConfigError
 from gpc_assure.fhir import booking
 from gpc_assure.pfs import levels as lv
@@ -46,29 +46,7 @@ ATTESTED = "attested, awaiting confirmation by a reviewer"
 CONFIRMED = "attested and confirmed by a reviewer"
 
 
-class Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    requirement: str
-    by: str
-    at: str
-    seen: str
-    evidence: str | None = None
-    run: str | None = None
-    confirmed_by: str | None = None
-    confirmed_at: str | None = None
-
-    @field_validator("at", "confirmed_at", mode="before")
-    @classmethod
-    def _when(cls, v: Any) -> Any:
-        return v.isoformat() if isinstance(v, dt.date | dt.datetime | dt.time) else v
-
-    @field_validator("by", "seen")
-    @classmethod
-    def _text(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must not be empty")
-        return v
+Entry = Attestation  # one attestation record for every role (gpc_assure/declarations.py)
 
 
 class AttestationFile(BaseModel):
